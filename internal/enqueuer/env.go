@@ -1,0 +1,68 @@
+package enqueuer
+
+import (
+	"context"
+	"io"
+	"log/slog"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/adsync/adsync/internal/config"
+	"github.com/adsync/adsync/internal/planner"
+	"github.com/adsync/adsync/internal/store"
+	"github.com/adsync/adsync/internal/tasks"
+	"github.com/adsync/adsync/internal/wiring"
+	"github.com/adsync/adsync/internal/worker"
+)
+
+// env is what a command works with; connections open on first use, so
+// `enqueuer status` never touches Redis.
+type env struct {
+	cfg            config.Config
+	log            *slog.Logger
+	stdout, stderr io.Writer
+
+	st  *store.Store
+	rdb redis.UniversalClient
+	aq  *asynq.Client
+}
+
+func (e *env) store(ctx context.Context) (*store.Store, error) {
+	if e.st == nil {
+		st, err := wiring.Store(ctx, e.cfg)
+		if err != nil {
+			return nil, err
+		}
+		e.st = st
+	}
+	return e.st, nil
+}
+
+func (e *env) planner(ctx context.Context) (*planner.Planner, error) {
+	st, err := e.store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if e.rdb == nil {
+		_, rdb, err := wiring.Redis(ctx, e.cfg)
+		if err != nil {
+			return nil, err
+		}
+		e.rdb, e.aq = rdb, asynq.NewClientFromRedisClient(rdb)
+	}
+	q := tasks.NewQueue(e.aq, e.cfg.TaskMaxRetry, worker.TaskTimeout(e.cfg))
+	return planner.New(st, q, e.rdb, e.cfg.PageSize, e.log), nil
+}
+
+func (e *env) close() {
+	if e.aq != nil {
+		_ = e.aq.Close()
+	}
+	if e.rdb != nil {
+		_ = e.rdb.Close()
+	}
+	if e.st != nil {
+		e.st.Close()
+	}
+}

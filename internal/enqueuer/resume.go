@@ -1,0 +1,28 @@
+package enqueuer
+
+import (
+	"context"
+	"fmt"
+)
+
+func resumeCmd(ctx context.Context, e *env, args []string) (int, error) {
+	fs := newFlags("resume", e.stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return 0, err
+	}
+	pl, err := e.planner(ctx)
+	if err != nil {
+		return 0, err
+	}
+	resumed, err := pl.Resume(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range resumed {
+		fmt.Fprintf(e.stdout, "run %d client=%s re-enqueued pages=%d records=%d\n", r.RunID, r.ClientID, r.Pages, r.Items)
+	}
+	if len(resumed) == 0 {
+		fmt.Fprintln(e.stdout, "no running runs")
+	}
+	return ExitOK, nil
+}

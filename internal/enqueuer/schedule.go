@@ -1,0 +1,59 @@
+package enqueuer
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/adsync/adsync/internal/planner"
+)
+
+// scheduleCmd starts runs of every configured client every DURATION until
+// stopped. A client whose previous run is still going is skipped and logged
+// (the ledger refuses a second running run), so schedules never overlap.
+// Each tick also resumes the unfinished runs from the ledger when Redis lost
+// its queues (see planner.Start). A plain ticker is enough here: the
+// work of a tick is idempotent, and running two schedulers is safe because
+// PostgreSQL, not this process, decides which run may start.
+func scheduleCmd(ctx context.Context, e *env, args []string) (int, error) {
+	fs := newFlags("schedule", e.stderr)
+	every := fs.Duration("every", 0, "interval between sync runs of all clients (e.g. 1h)")
+	if err := parseFlags(fs, args); err != nil {
+		return 0, err
+	}
+	if *every <= 0 {
+		return 0, usageError{fmt.Errorf("--every must be a positive duration such as 30m")}
+	}
+	ids, err := e.clientIDs(nil)
+	if err != nil {
+		return 0, err
+	}
+	pl, err := e.planner(ctx)
+	if err != nil {
+		return 0, err
+	}
+	e.log.Info("scheduler started", "every", every.String(), "clients", len(ids))
+	ticker := time.NewTicker(*every)
+	defer ticker.Stop()
+	for {
+		if err := scheduleTick(ctx, e, pl, ids); err != nil {
+			e.log.Error("scheduled sync failed; trying again next tick", "error", err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			e.log.Info("scheduler stopped")
+			return ExitOK, nil
+		case <-ticker.C:
+		}
+	}
+}
+
+func scheduleTick(ctx context.Context, e *env, pl *planner.Planner, ids []string) error {
+	started, err := pl.Start(ctx, ids)
+	for _, s := range started {
+		if s.Skipped {
+			e.log.Info("skipped: previous run still in progress", "client", s.ClientID, "run", s.RunID)
+		}
+	}
+	return err
+}

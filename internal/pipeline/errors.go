@@ -1,0 +1,68 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/adsync/adsync/internal/campaign"
+	"github.com/adsync/adsync/internal/platform"
+	"github.com/adsync/adsync/internal/ratelimit"
+	"github.com/adsync/adsync/internal/store"
+)
+
+// RequeueError puts a task back in its queue for Delay without counting a
+// failed attempt: its client has no rate budget left until then.
+type RequeueError struct {
+	ClientID string
+	Delay    time.Duration
+	Cause    string
+}
+
+func (e *RequeueError) Error() string {
+	return fmt.Sprintf("client %s: %s; back in the queue for %s", e.ClientID, e.Cause, e.Delay.Round(time.Millisecond))
+}
+
+// IsFailure is asynq's Config.IsFailure: a requeue is not a failure, so it
+// neither uses up the retry budget nor shows as a failure in metrics.
+func IsFailure(err error) bool {
+	var rq *RequeueError
+	return !errors.As(err, &rq)
+}
+
+// minRequeue keeps a requeued task from spinning when the wait is tiny.
+const minRequeue = 10 * time.Millisecond
+
+// classify maps a handler error to its asynq outcome. It is the single
+// place where that policy lives. lead is how much earlier than the budget
+// frees up a requeued task comes back, so that it is already running and
+// sleeps the last stretch in place instead of arriving late.
+func classify(err error, clientID string, lead time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	var nb *ratelimit.NoBudgetError
+	if errors.As(err, &nb) {
+		return &RequeueError{ClientID: clientID, Delay: max(nb.Wait-lead, minRequeue), Cause: "rate budget spent"}
+	}
+	if errors.Is(err, campaign.ErrInvalid) || errors.Is(err, store.ErrRunNotFound) {
+		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+	}
+	switch platform.KindOf(err) {
+	case platform.KindRateLimited:
+		var pe *platform.Error
+		wait := time.Minute
+		if errors.As(err, &pe) && pe.RetryAfter > 0 {
+			wait = pe.RetryAfter
+		}
+		return &RequeueError{ClientID: clientID, Delay: max(wait-lead, minRequeue), Cause: "platform answered 429"}
+	case platform.KindPermanent:
+		var pe *platform.Error
+		if errors.As(err, &pe) {
+			return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+		}
+	}
+	return err
+}

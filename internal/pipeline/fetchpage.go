@@ -1,0 +1,72 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/adsync/adsync/internal/campaign"
+	"github.com/adsync/adsync/internal/store"
+	"github.com/adsync/adsync/internal/tasks"
+)
+
+// fetchPage fetches one page, records it in the ledger and fans it out: a
+// save task per pending record, and a fetch task per page it planned. The
+// first page plans the whole run from its total; any page whose has_more
+// shows an unplanned next page plans that one, so campaigns added during a
+// run are not missed.
+func (h *Handlers) fetchPage(ctx context.Context, t *asynq.Task) error {
+	p, err := tasks.DecodeFetchPage(t.Payload())
+	if err != nil {
+		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+	}
+	log := h.log.With("client", p.ClientID, "run", p.RunID, "page", p.Page, "task_id", taskID(ctx), "attempt", attempt(ctx))
+	page, err := h.platform.ListCampaigns(ctx, p.ClientID, p.Page, p.PageSize)
+	if err != nil {
+		return classify(fmt.Errorf("fetch page %d: %w", p.Page, err), p.ClientID, h.lead)
+	}
+	through := 0
+	if p.Page == 1 {
+		through = (page.Pagination.Total + p.PageSize - 1) / p.PageSize
+	}
+	if page.Pagination.HasMore {
+		through = max(through, p.Page+1)
+	}
+	items := make([]store.Item, len(page.Data))
+	for i, raw := range page.Data {
+		key, ok := campaign.KeyOf(raw)
+		if !ok {
+			key = fmt.Sprintf("#page-%d-record-%d", p.Page, i+1)
+		}
+		items[i] = store.Item{Key: key, Record: raw}
+	}
+	res, err := h.store.RecordPage(ctx, store.FetchedPage{RunID: p.RunID, Page: p.Page, Items: items, PlanThrough: through})
+	if err != nil {
+		return classify(err, p.ClientID, h.lead)
+	}
+	if res.RunEnded {
+		log.Info("page fetched for a run that already ended; nothing to do")
+		return nil
+	}
+	h.metrics.PageFetched(p.ClientID)
+	if err := h.queue.EnqueueSaves(ctx, p.RunID, p.ClientID, p.Page, res.PendingItems); err != nil {
+		return err
+	}
+	if err := h.queue.EnqueuePages(ctx, p.RunID, p.ClientID, p.PageSize, res.PendingPages); err != nil {
+		return err
+	}
+	log.Info("page fetched", "records", len(items), "saves_enqueued", len(res.PendingItems),
+		"pages_enqueued", len(res.PendingPages), "has_more", page.Pagination.HasMore)
+	return nil
+}
+
+func taskID(ctx context.Context) string {
+	id, _ := asynq.GetTaskID(ctx)
+	return id
+}
+
+func attempt(ctx context.Context) int {
+	n, _ := asynq.GetRetryCount(ctx)
+	return n + 1
+}

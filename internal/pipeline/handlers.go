@@ -1,0 +1,75 @@
+package pipeline
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/adsync/adsync/internal/platform"
+	"github.com/adsync/adsync/internal/store"
+	"github.com/adsync/adsync/internal/tasks"
+)
+
+// Handlers runs the worker's tasks. Build it with New and Register it on an
+// asynq.ServeMux.
+type Handlers struct {
+	platform *platform.Client
+	store    *store.Store
+	queue    *tasks.Queue
+	syncCall bool
+	lead     time.Duration
+	log      *slog.Logger
+	metrics  Metrics
+}
+
+// Metrics receives the pipeline's business events; nil-safe no-op when not
+// wired.
+type Metrics interface {
+	CampaignSaved(clientID string)
+	CampaignDead(clientID string)
+	PageFetched(clientID string)
+	Requeued(clientID string, d time.Duration)
+}
+
+// Options configures Handlers.
+type Options struct {
+	Platform *platform.Client
+	Store    *store.Store
+	Queue    *tasks.Queue
+	// SyncCall makes the save handler call the platform's per-campaign
+	// sync endpoint before saving (SYNC_CALL).
+	SyncCall bool
+	// RequeueLead is how much earlier than its budget frees up a requeued
+	// task returns: half of RATE_WAIT_IN_PLACE is a good value.
+	RequeueLead time.Duration
+	Logger      *slog.Logger
+	Metrics     Metrics
+}
+
+// New builds the handlers.
+func New(o Options) *Handlers {
+	m := o.Metrics
+	if m == nil {
+		m = noMetrics{}
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Handlers{platform: o.Platform, store: o.Store, queue: o.Queue, syncCall: o.SyncCall,
+		lead: o.RequeueLead, log: log, metrics: m}
+}
+
+// Register installs the handlers, wrapped in the dead-letter bookkeeping.
+func (h *Handlers) Register(mux *asynq.ServeMux) {
+	mux.HandleFunc(tasks.TypeFetchPage, h.deadLettering(h.fetchPage))
+	mux.HandleFunc(tasks.TypeSave, h.deadLettering(h.save))
+}
+
+type noMetrics struct{}
+
+func (noMetrics) CampaignSaved(string)           {}
+func (noMetrics) CampaignDead(string)            {}
+func (noMetrics) PageFetched(string)             {}
+func (noMetrics) Requeued(string, time.Duration) {}

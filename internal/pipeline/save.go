@@ -1,0 +1,44 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/adsync/adsync/internal/campaign"
+	"github.com/adsync/adsync/internal/store"
+	"github.com/adsync/adsync/internal/tasks"
+)
+
+// save validates one record, makes the platform's sync call for it and
+// upserts it. An invalid record is dead-lettered before any request is
+// spent on it.
+func (h *Handlers) save(ctx context.Context, t *asynq.Task) error {
+	p, err := tasks.DecodeSave(t.Payload())
+	if err != nil {
+		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+	}
+	c, err := campaign.Parse(p.Record)
+	if err != nil {
+		return classify(err, p.ClientID, h.lead)
+	}
+	var syncedAt *time.Time
+	if h.syncCall {
+		res, err := h.platform.SyncCampaign(ctx, p.ClientID, c.ID)
+		if err != nil {
+			return classify(fmt.Errorf("sync campaign %s: %w", c.ID, err), p.ClientID, h.lead)
+		}
+		syncedAt = &res.SyncedAt
+	}
+	err = h.store.SaveCampaign(ctx, store.SavedCampaign{RunID: p.RunID, ClientID: p.ClientID, ItemKey: p.ItemKey,
+		Campaign: c, PlatformSyncedAt: syncedAt})
+	if err != nil {
+		return classify(err, p.ClientID, h.lead)
+	}
+	h.metrics.CampaignSaved(p.ClientID)
+	h.log.Debug("campaign saved", "client", p.ClientID, "run", p.RunID, "campaign", c.ID,
+		"task_id", taskID(ctx), "attempt", attempt(ctx))
+	return nil
+}

@@ -1,0 +1,215 @@
+package platform
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/adsync/adsync/internal/secret"
+)
+
+// Client is the one HTTP client for the ad platform: it authenticates each
+// client account, spends the shared rate budget, bounds every request in time
+// and size, and classifies every outcome. It is safe for concurrent use.
+type Client struct {
+	opts   Options
+	base   *url.URL
+	tokens *tokenCache
+}
+
+// New checks opts, fills in defaults and returns a ready Client.
+func New(opts Options) (*Client, error) {
+	base, err := opts.validate()
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{opts: opts, base: base}
+	c.tokens = newTokenCache(c)
+	return c, nil
+}
+
+// request is one HTTP exchange with the platform.
+type request struct {
+	op            string // names the call in errors, e.g. "sync campaign c1"
+	endpoint      string // "auth", "list" or "sync", for the Observer
+	clientID      string
+	method        string
+	url           string
+	body          []byte // nil: no body
+	authorization secret.Secret
+	secrets       []secret.Secret // masked out of the platform's error code
+}
+
+// call performs one counted API request for r.clientID with a Bearer token:
+// it spends rate budget before every attempt, and on a 401 replaces the token
+// and tries exactly once more (spending budget again, because the platform
+// counts the retry). A 429 makes every worker of the client hold off through
+// Limiter.Block and is returned, not retried. decode turns a 2xx body into
+// the caller's result.
+func (c *Client) call(ctx context.Context, r request, decode func([]byte) error) error {
+	creds, ok := c.opts.Credentials(r.clientID)
+	if !ok {
+		return &Error{Kind: KindPermanent, Op: r.op, Err: ErrUnknownClient}
+	}
+	for attempt := 1; ; attempt++ {
+		// The token comes before Wait: a refresh is not counted, and doing it
+		// after Wait would widen the gap between the limiter's stamp and the
+		// request's arrival that a sliding-window limiter must allow for.
+		tok, terr := c.tokens.get(ctx, r.clientID, creds)
+		if terr != nil {
+			return terr.in(r.op)
+		}
+		if err := c.opts.Limiter.Wait(ctx, r.clientID); err != nil {
+			return fmt.Errorf("platform: %s: wait for rate budget: %w", r.op, err)
+		}
+		r.authorization = "Bearer " + tok
+		r.secrets = []secret.Secret{tok, creds.Password}
+		start := time.Now()
+		err := c.do(ctx, r, decode)
+		expired := attempt == 1 && err != nil && err.Status == http.StatusUnauthorized
+		outcome := err.outcome()
+		if expired {
+			// Recovered below: token expiry is routine, not a permanent failure.
+			outcome = OutcomeTransient
+		}
+		c.observe(r.clientID, r.endpoint, outcome, time.Since(start))
+		switch {
+		case expired:
+			c.tokens.invalidate(r.clientID, tok)
+			continue
+		case err == nil:
+			return nil
+		case err.Kind == KindRateLimited:
+			c.block(ctx, r.clientID, err.RetryAfter)
+		}
+		return err
+	}
+}
+
+// do sends one request and classifies what comes back; the whole exchange,
+// body included, is bounded by Options.Timeout and Options.MaxBodyBytes.
+// The result is nil on success.
+func (c *Client) do(parent context.Context, r request, decode func([]byte) error) *Error {
+	ctx, cancel := context.WithTimeout(parent, c.opts.Timeout)
+	defer cancel()
+	var body io.Reader
+	if r.body != nil {
+		body = bytes.NewReader(r.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, r.url, body)
+	if err != nil {
+		return &Error{Kind: KindPermanent, Op: r.op, Err: err}
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("X-Client-ID", r.clientID)
+	req.Header.Set("Authorization", r.authorization.Reveal())
+	if r.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.opts.HTTPClient.Do(req)
+	if err != nil {
+		return c.failed(parent, ctx, r.op, 0, err)
+	}
+	defer resp.Body.Close()
+
+	data, readErr := readBody(resp, c.opts.MaxBodyBytes)
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		// The status decides; a body that could not be read only lacks
+		// the error code.
+		return classifyStatus(r.op, resp, data, r.secrets...)
+	}
+	var tooLarge *bodyTooLargeError
+	switch {
+	case errors.As(readErr, &tooLarge):
+		return &Error{Kind: KindPermanent, Op: r.op, Status: resp.StatusCode, Err: readErr}
+	case readErr != nil:
+		return c.failed(parent, ctx, r.op, resp.StatusCode, fmt.Errorf("read body: %w", readErr))
+	}
+	if err := checkContentType(resp.Header); err != nil {
+		return &Error{Kind: KindPermanent, Op: r.op, Status: resp.StatusCode, Err: err}
+	}
+	if err := decode(data); err != nil {
+		return decodeFailure(r.op, resp.StatusCode, err, r.secrets...)
+	}
+	return nil
+}
+
+// failed classifies an exchange that broke off without a readable answer.
+// Our own deadline is named as such, so "no answer within 10s" is told apart
+// from the caller giving up.
+func (c *Client) failed(parent, ctx context.Context, op string, status int, err error) *Error {
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		err = urlErr.Err // the URL adds length, not information
+	}
+	if parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("no answer within %s: %w", c.opts.Timeout, context.DeadlineExceeded)
+	}
+	kind := KindPermanent
+	if isTransient(err) {
+		kind = KindTransient
+	}
+	return &Error{Kind: kind, Op: op, Status: status, Err: err}
+}
+
+// decodeFailure classifies a 2xx answer whose body is not what the contract
+// promises: permanent, unless the decoder returned an *Error with its own
+// kind and code (a sync answer with success=false), which is completed here.
+func decodeFailure(op string, status int, err error, secrets ...secret.Secret) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		e.Op, e.Status, e.Code = op, status, sanitize(e.Code, secrets...)
+		return e
+	}
+	return &Error{Kind: KindPermanent, Op: op, Status: status, Err: err}
+}
+
+// bodyTooLargeError reports a body over Options.MaxBodyBytes.
+type bodyTooLargeError struct{ limit int64 }
+
+func (e *bodyTooLargeError) Error() string {
+	return fmt.Sprintf("response body larger than %d bytes", e.limit)
+}
+
+// readBody reads at most limit bytes of the body. A longer body (declared or
+// actual) is not read further; closing it then drops the connection, which
+// is cheaper than draining megabytes. A body within the limit is read to its
+// end, so the connection can be reused.
+func readBody(resp *http.Response, limit int64) ([]byte, error) {
+	if resp.ContentLength > limit {
+		return nil, &bodyTooLargeError{limit: limit}
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, &bodyTooLargeError{limit: limit}
+	}
+	return data, nil
+}
+
+// observe reports one finished request to the log and the Observer.
+func (c *Client) observe(clientID, endpoint string, outcome Outcome, d time.Duration) {
+	c.opts.Logger.Debug("platform request", "client_id", clientID, "endpoint", endpoint,
+		"outcome", string(outcome), "duration", d)
+	if c.opts.Observer != nil {
+		c.opts.Observer.Request(clientID, endpoint, outcome, d)
+	}
+}
+
+// block shares a 429's wait with every worker of the client. If the Limiter
+// cannot record it, the 429 is still returned to the caller, whose retry
+// will meet the platform's refusal again; the failure is logged.
+func (c *Client) block(ctx context.Context, clientID string, d time.Duration) {
+	c.opts.Logger.Debug("platform rate limited", "client_id", clientID, "retry_after", d)
+	if err := c.opts.Limiter.Block(ctx, clientID, d); err != nil {
+		c.opts.Logger.Warn("platform: cannot share rate-limit pause", "client_id", clientID,
+			"retry_after", d, "error", err)
+	}
+}

@@ -1,0 +1,31 @@
+// Package platform is adsync's one HTTP client for the ad platform (see
+// PLATFORM.md): everything that talks to the platform goes through a Client,
+// and every outcome is classified in this package.
+//
+// A Client, shared by all workers of a process:
+//
+//   - authenticates each client account with Basic auth on POST /auth/token
+//     and caches the Bearer token per client id, replacing it before it
+//     expires (in the background, while the old one still serves);
+//     concurrent requests of one client share a single fetch. A 401 from the
+//     API drops the token, fetches a new one and retries once.
+//   - passes every request the platform counts (list and sync calls, and
+//     their retries) through the shared Limiter first; on a 429 it calls
+//     Limiter.Block with the platform's wait, so every worker holds off, and
+//     returns the error without retrying.
+//   - bounds every request by Options.Timeout and every body by
+//     Options.MaxBodyBytes, because the platform sometimes never answers.
+//   - sends X-Client-ID on every request, which is how the platform counts
+//     a client's rate budget.
+//
+// Errors are *Error values with a Kind: KindTransient (5xx, timeouts,
+// broken connections: retry with backoff), KindRateLimited (429: wait
+// RetryAfter) or KindPermanent (refused credentials, other 4xx, a body that
+// breaks the contract: dead-letter it). KindOf classifies any error,
+// including ones that come from around the client. An Error never carries a
+// response body, a stack trace, a token or a password: only the platform's
+// short error name, cleaned up, as Code.
+//
+// Records are returned raw (json.RawMessage): each is validated by its
+// consumer, so one bad campaign never fails its page.
+package platform

@@ -1,0 +1,174 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Kind says what a caller should do about a failed platform call. It is the
+// one classification of platform outcomes in adsync: the task layer maps it to
+// an asynq retry, a requeue after a rate-limit pause, or the dead-letter queue.
+type Kind int
+
+const (
+	// KindTransient failures may succeed when tried again later: 5xx answers,
+	// timeouts, broken connections, cancelled contexts.
+	KindTransient Kind = iota
+	// KindPermanent failures will fail the same way every time: refused
+	// credentials, other 4xx answers, bodies that are not what the contract
+	// promises. Retrying only burns rate budget.
+	KindPermanent
+	// KindRateLimited means the platform refused the request for lack of
+	// budget (429); Error.RetryAfter says how long to hold off.
+	KindRateLimited
+)
+
+// String returns the kind's name, which is also the matching Outcome value.
+func (k Kind) String() string {
+	switch k {
+	case KindTransient:
+		return "transient"
+	case KindPermanent:
+		return "permanent"
+	case KindRateLimited:
+		return "rate_limited"
+	default:
+		return fmt.Sprintf("Kind(%d)", int(k))
+	}
+}
+
+// Outcome labels one finished platform request for metrics; the values are
+// stable because they end up as Prometheus label values.
+type Outcome string
+
+const (
+	// OutcomeOK is a 2xx answer whose body decoded.
+	OutcomeOK Outcome = "ok"
+	// OutcomeRateLimited is a 429 answer.
+	OutcomeRateLimited Outcome = "rate_limited"
+	// OutcomeTransient is a failure worth retrying (see KindTransient). An
+	// expired-token 401 that the client recovers from by itself also counts
+	// here, so token expiry does not look like a permanent failure.
+	OutcomeTransient Outcome = "transient"
+	// OutcomePermanent is a failure not worth retrying (see KindPermanent).
+	OutcomePermanent Outcome = "permanent"
+)
+
+// outcome labels the result of one request; a nil *Error is a success.
+func (e *Error) outcome() Outcome {
+	if e == nil {
+		return OutcomeOK
+	}
+	return Outcome(e.Kind.String())
+}
+
+// ErrAuthRefused is wrapped by every error caused by the platform refusing
+// the credentials or the token a second time; callers match it with
+// errors.Is to tell "fix the configuration" apart from other failures.
+var ErrAuthRefused = errors.New("auth refused")
+
+// ErrUnknownClient is wrapped when Options.Credentials knows no credentials
+// for the client id a task names.
+var ErrUnknownClient = errors.New("no credentials for client")
+
+// Error is a classified failure of one platform call. It never holds a
+// response body, a token or a password: Code is the platform's short error
+// name only, cleaned up, so an Error can be logged and stored as it is.
+type Error struct {
+	// Kind is the classification that decides retries.
+	Kind Kind
+	// Op names the call, e.g. "list campaigns page 3".
+	Op string
+	// Status is the HTTP status, or 0 when no answer arrived.
+	Status int
+	// Code is the platform's "error" field, sanitised: one printable line of
+	// at most maxCodeLen runes, with any secret masked.
+	Code string
+	// RetryAfter is the platform's requested wait for KindRateLimited.
+	RetryAfter time.Duration
+	// Err is the underlying cause, if any.
+	Err error
+}
+
+// Error reads like
+// "platform: list campaigns page 3: status 503 (Service temporarily unavailable): transient".
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("platform: ")
+	b.WriteString(e.Op)
+	if e.Status != 0 {
+		fmt.Fprintf(&b, ": status %d", e.Status)
+		if e.Code != "" {
+			fmt.Fprintf(&b, " (%s)", e.Code)
+		}
+	}
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	if e.RetryAfter > 0 {
+		fmt.Fprintf(&b, ": retry after %s", e.RetryAfter)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Kind.String())
+	return b.String()
+}
+
+// Unwrap returns the cause, so errors.Is finds ErrAuthRefused,
+// context.DeadlineExceeded and the like.
+func (e *Error) Unwrap() error { return e.Err }
+
+// in names the API call that a token failure happened in: its Op becomes
+// "list campaigns page 3: fetch token". The fetch is shared by many calls,
+// so each gets its own copy.
+func (e *Error) in(op string) *Error {
+	cp := *e
+	cp.Op = op + ": " + e.Op
+	return &cp
+}
+
+// KindOf classifies any error a caller got from this package or from around
+// it (a Limiter's Redis error, for instance). An *Error in the chain gives its
+// Kind; context errors, network errors, timeouts, refused or reset connections
+// and unexpected EOFs are transient; anything else is permanent, because
+// retrying what nobody understood only burns budget. Callers that give a
+// Limiter error its own meaning (such as "no budget left") must test for it
+// before calling KindOf.
+func KindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	if isTransient(err) {
+		return KindTransient
+	}
+	return KindPermanent
+}
+
+// isTransient reports whether an error that did not come with an HTTP answer
+// is worth retrying.
+func isTransient(err error) bool {
+	for _, target := range []error{
+		context.DeadlineExceeded, context.Canceled,
+		io.EOF, io.ErrUnexpectedEOF,
+		syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.ECONNABORTED, syscall.EPIPE,
+		net.ErrClosed,
+	} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	var opErr *net.OpError
+	var dnsErr *net.DNSError
+	if errors.As(err, &opErr) || errors.As(err, &dnsErr) {
+		return true
+	}
+	var timeout interface{ Timeout() bool }
+	return errors.As(err, &timeout) && timeout.Timeout()
+}

@@ -1,0 +1,211 @@
+package platform
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/adsync/adsync/internal/secret"
+)
+
+// maxTokenLife caps the life a token answer claims, so an absurd expires_in
+// cannot overflow a time.Duration; the token is then just refreshed daily.
+const maxTokenLife = 24 * time.Hour
+
+// tokenCache holds one Bearer token per client id and replaces it before it
+// expires. Concurrent requests of one client share a single fetch, and a
+// token due for replacement keeps serving while its successor is fetched, so
+// a slow /auth/token (the platform sometimes never answers) does not stall
+// the client's requests. Written by hand rather than with
+// x/sync/singleflight because the fetch must outlive the caller that started
+// it, callers may not wait for it at all, and the cache is written under the
+// same lock that decides who fetches.
+type tokenCache struct {
+	c   *Client
+	now func() time.Time // the clock that token lifetimes are measured on
+
+	mu      sync.Mutex
+	tokens  map[string]token   // by client id
+	flights map[string]*flight // fetches in progress, by client id
+}
+
+// token is a cached Bearer token. From refreshAt on it is being replaced;
+// until useUntil it is still sent meanwhile. useUntil lies half the refresh
+// margin before the expiry, leaving room for the request to arrive in time.
+type token struct {
+	value     secret.Secret
+	refreshAt time.Time
+	useUntil  time.Time
+}
+
+// flight is one token fetch in progress; done closes when tok or err is set.
+type flight struct {
+	done chan struct{}
+	tok  token
+	err  *Error
+}
+
+func newTokenCache(c *Client) *tokenCache {
+	return &tokenCache{
+		c:       c,
+		now:     time.Now,
+		tokens:  make(map[string]token),
+		flights: make(map[string]*flight),
+	}
+}
+
+// get returns a usable token for clientID. A token due for refresh starts a
+// fetch (unless one runs) and is returned while still usable; without a
+// usable token the caller waits for the fetch. The fetch runs detached from
+// ctx (but bounded by Options.Timeout): a caller that gives up does not fail
+// the others waiting on the same fetch.
+func (tc *tokenCache) get(ctx context.Context, clientID string, creds Credentials) (secret.Secret, *Error) {
+	tc.mu.Lock()
+	now := tc.now()
+	t, ok := tc.tokens[clientID]
+	if ok && now.Before(t.refreshAt) {
+		tc.mu.Unlock()
+		return t.value, nil
+	}
+	f, running := tc.flights[clientID]
+	if !running {
+		f = &flight{done: make(chan struct{})}
+		tc.flights[clientID] = f
+		go tc.run(context.WithoutCancel(ctx), clientID, creds, f)
+	}
+	tc.mu.Unlock()
+	if ok && now.Before(t.useUntil) {
+		return t.value, nil
+	}
+
+	select {
+	case <-f.done:
+		return f.tok.value, f.err
+	case <-ctx.Done():
+		return "", &Error{Kind: KindTransient, Op: "fetch token", Err: ctx.Err()}
+	}
+}
+
+// run performs the fetch of flight f and publishes its result.
+func (tc *tokenCache) run(ctx context.Context, clientID string, creds Credentials, f *flight) {
+	tok, err := tc.fetch(ctx, clientID, creds)
+	tc.mu.Lock()
+	if err == nil {
+		tc.tokens[clientID] = tok
+	}
+	delete(tc.flights, clientID)
+	f.tok, f.err = tok, err
+	tc.mu.Unlock()
+	close(f.done)
+}
+
+// invalidate drops clientID's token after the platform refused it, unless
+// another request has already replaced it: then the refusal was about the
+// old token and the new one stays.
+func (tc *tokenCache) invalidate(clientID string, refused secret.Secret) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	if t, ok := tc.tokens[clientID]; ok && t.value == refused {
+		delete(tc.tokens, clientID)
+	}
+}
+
+// fetch asks POST /auth/token for a new token. Its life is counted from when
+// the request was sent, on our own clock: never later than the platform's
+// issue time, and immune to skew between the two clocks (issued_at is not
+// used for that reason).
+func (tc *tokenCache) fetch(ctx context.Context, clientID string, creds Credentials) (token, *Error) {
+	c := tc.c
+	sent := tc.now()
+	basic := base64.StdEncoding.EncodeToString([]byte(creds.Email + ":" + creds.Password.Reveal()))
+	var tok token
+	start := time.Now()
+	err := c.do(ctx, request{
+		op:            "fetch token",
+		endpoint:      "auth",
+		clientID:      clientID,
+		method:        http.MethodPost,
+		url:           c.base.JoinPath("auth", "token").String(),
+		authorization: secret.Secret("Basic " + basic),
+		secrets:       []secret.Secret{creds.Password, secret.Secret(basic)},
+	}, func(body []byte) error {
+		value, life, err := decodeToken(body)
+		margin := tc.margin(life)
+		tok = token{
+			value:     value,
+			refreshAt: sent.Add(life - margin),
+			useUntil:  sent.Add(life - margin/2),
+		}
+		return err
+	})
+	c.observe(clientID, "auth", err.outcome(), time.Since(start))
+	if err != nil {
+		return token{}, err
+	}
+	c.opts.Logger.Debug("platform token refreshed", "client_id", clientID,
+		"refresh_in", tok.refreshAt.Sub(sent))
+	if c.opts.Observer != nil {
+		c.opts.Observer.TokenRefreshed(clientID)
+	}
+	return tok, nil
+}
+
+// margin is how long before expiry a token of the given life starts being
+// replaced: Options.RefreshBefore, or a tenth of the life but at least a
+// second; never more than half the life.
+func (tc *tokenCache) margin(life time.Duration) time.Duration {
+	m := tc.c.opts.RefreshBefore
+	if m == 0 {
+		m = max(life/10, time.Second)
+	}
+	return min(m, life/2)
+}
+
+// decodeToken reads {"access_token", "token_type", "expires_in"} and
+// returns the token and its life. The token's value never appears in an
+// error.
+func decodeToken(body []byte) (secret.Secret, time.Duration, error) {
+	value, secs, err := tokenFields(body)
+	if err != nil {
+		return "", 0, fmt.Errorf("decode token: %w", err)
+	}
+	life := maxTokenLife
+	if secs < maxTokenLife.Seconds() {
+		life = time.Duration(math.Round(secs * float64(time.Second)))
+	}
+	return secret.Secret(value), life, nil
+}
+
+// tokenFields checks the members of a token answer one by one.
+func tokenFields(body []byte) (value string, expiresIn float64, err error) {
+	f, err := decodeObject(body, "")
+	if err != nil {
+		return "", 0, err
+	}
+	if value, err = f.string("access_token"); err != nil {
+		return "", 0, err
+	}
+	if value == "" {
+		return "", 0, errors.New("access_token: empty")
+	}
+	if expiresIn, err = f.number("expires_in"); err != nil {
+		return "", 0, err
+	}
+	if expiresIn <= 0 {
+		return "", 0, errors.New("expires_in: must be positive")
+	}
+	typ, ok, err := f.optionalString("token_type")
+	if err != nil {
+		return "", 0, err
+	}
+	if ok && !strings.EqualFold(typ, "Bearer") {
+		return "", 0, errors.New("token_type: expected Bearer")
+	}
+	return value, expiresIn, nil
+}

@@ -1,0 +1,72 @@
+// Package ratelimit keeps one request budget per platform client in Redis,
+// shared by every worker process, so that however many workers send for a
+// client, the platform's sliding-window limit is never hit.
+//
+// # The rule being obeyed
+//
+// The platform refuses a request when Limit or more requests of the same
+// client arrived in the previous Window (10 per 60 s by default): a sliding
+// window over arrival times.
+//
+// # Algorithm
+//
+// Each client has a Redis sorted set of send stamps, scored in microseconds
+// of the Redis server's clock (TIME), so every machine reads one clock, and
+// a "blocked until" key written by Limiter.Block. Each decision is one Lua
+// script, which Redis runs atomically. Let span = Window + Margin and let
+// s_L be the L-th most recent stamp (L = Limit). A reservation at Redis
+// time now gets the stamp
+//
+//	t = max(now, blockedUntil, s_L + span)
+//
+// If t - now <= MaxInPlaceWait the script adds t, possibly in the future,
+// and the caller waits t - now before sending. Otherwise it adds nothing and
+// reports the wait, so the caller can put its task back in the queue rather
+// than hold a worker slot.
+//
+// # Why this is exact for a sliding window
+//
+// Stamps are appended in order: a new t is never before an existing stamp,
+// because the newest stamp was chosen the same way from an earlier now, a
+// block that can only have grown (or has expired, so lies in the past) and
+// an older L-th stamp. So with stamps s_1 <= s_2 <= ..., every s_i >=
+// s_(i-L) + span, and no interval shorter than span holds L+1 stamps: its
+// first and last would be L apart in order but less than span apart in
+// time. Conversely the (L+1)-th send goes exactly span after the first, so
+// the limiter reaches the most the rule allows: L sends per span, a send
+// never waits unless it had to, and there is no burst allowance to abuse.
+//
+// # Why the margin
+//
+// A stamp is taken before the request travels: arrival = stamp + delay,
+// where the delay covers the Redis reply, the sleep overshooting, the HTTP
+// client and the network. If every delay lies within [dmin, dmax], the
+// arrivals in any closed window of length Window come from stamps within an
+// interval of length Window + (dmax - dmin). When Margin > dmax - dmin that
+// interval is shorter than span, so it holds at most L stamps: with the
+// request itself, at most L-1 others arrived in its previous Window, and the
+// platform accepts it. Reordering in the network does not matter, since the
+// argument counts sets, not sequences. The margin must therefore cover the
+// spread of the delay (pauses, slow connects), not the delay itself; one
+// second against a 60-second window costs under 2% of throughput.
+//
+// # Blocks, failures and cleanup
+//
+// An unexpected 429 means another program spends the same budget, which the
+// stamps cannot see; Limiter.Block then holds every reservation of the
+// client, in every process, until the given time, and never shortens a block
+// already in force. Every fault errs towards sending less: a Redis error is
+// returned, never taken as permission; a booked slot whose caller gives up
+// stays counted; a script that ran but whose reply was lost and retried
+// books twice. Stamps older than now - span are trimmed at each decision,
+// the stamp set expires one span after its newest stamp (which may be in the
+// future, so the expiry is counted from it rather than from now), and the
+// block key expires when the block ends: an idle client costs nothing.
+//
+// # Why not a token bucket
+//
+// Token buckets and GCRA, go-redis/redis_rate included, allow a burst of L
+// and then refill steadily: L requests at once and then one every
+// Window/L puts L+1 requests in one Window, which this platform refuses.
+// Hence the hand-written limiter.
+package ratelimit

@@ -1,0 +1,144 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ErrEmptyClientID is returned (wrapped) when a method is called with an
+// empty client ID: the budget belongs to a named client, and silently
+// sharing one budget under "" would hide a wiring bug.
+var ErrEmptyClientID = errors.New("ratelimit: empty client ID")
+
+// expirySlack is added to every key's expiry so that the millisecond
+// rounding of Redis expiry can never drop a stamp or block that still counts.
+const expirySlack = 100 * time.Millisecond
+
+// Limiter books sends against one rate budget per platform client, kept in
+// Redis so that every worker process shares it. It is safe for concurrent
+// use; it holds no state of its own besides its options.
+type Limiter struct {
+	rdb  redis.UniversalClient
+	opts Options
+	// span is Window + Margin in whole microseconds, rounded up so that
+	// the rounding errs towards waiting longer.
+	span int64
+	// maxWait is MaxInPlaceWait in whole microseconds, rounded down.
+	maxWait int64
+}
+
+// New returns a Limiter that keeps its state in rdb. It refuses invalid
+// options with an error naming every bad field.
+func New(rdb redis.UniversalClient, opts Options) (*Limiter, error) {
+	if rdb == nil {
+		return nil, errors.New("ratelimit: nil Redis client")
+	}
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	return &Limiter{
+		rdb:     rdb,
+		opts:    opts,
+		span:    int64((opts.Window + opts.Margin + time.Microsecond - 1) / time.Microsecond),
+		maxWait: opts.MaxInPlaceWait.Microseconds(),
+	}, nil
+}
+
+// Reserve books the client's next free send slot if it is at most
+// MaxInPlaceWait away, and returns how long the caller must wait before
+// sending (0: send now). The slot counts against the budget whether or not
+// the caller then sends. If the next slot is further away, Reserve books
+// nothing and returns a *NoBudgetError carrying the wait, so the caller can
+// requeue its work for that long instead of holding a worker.
+func (l *Limiter) Reserve(ctx context.Context, clientID string) (time.Duration, error) {
+	if clientID == "" {
+		return 0, fmt.Errorf("ratelimit: reserve: %w", ErrEmptyClientID)
+	}
+	stamps, blocked := l.keys(clientID)
+	res, err := reserveScript.Run(ctx, l.rdb, []string{stamps, blocked},
+		l.opts.Limit, l.span, l.maxWait, expirySlack.Milliseconds()).Int64Slice()
+	if err == nil && len(res) != 2 {
+		err = fmt.Errorf("unexpected script reply %v", res)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("ratelimit: reserve for client %q: %w", clientID, err)
+	}
+	wait := time.Duration(res[1]) * time.Microsecond
+	if res[0] == 0 {
+		if l.opts.Observer != nil {
+			l.opts.Observer.NoBudget(clientID, wait)
+		}
+		return 0, &NoBudgetError{ClientID: clientID, Wait: wait}
+	}
+	if l.opts.Observer != nil {
+		l.opts.Observer.Waited(clientID, wait)
+	}
+	return wait, nil
+}
+
+// Wait reserves a slot for the client and sleeps until it comes, so that
+// the caller may send as soon as Wait returns nil. It returns a
+// *NoBudgetError without sleeping when the slot is more than MaxInPlaceWait
+// away, and an error wrapping ctx.Err() if ctx ends during the sleep; the
+// booked slot then stays used, which only errs on the safe side.
+func (l *Limiter) Wait(ctx context.Context, clientID string) error {
+	d, err := l.Reserve(ctx, clientID)
+	if err != nil || d <= 0 {
+		return err
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("ratelimit: wait for client %q: %w", clientID, ctx.Err())
+	}
+}
+
+// Block makes every reservation for the client, by every process, wait
+// until d from now. It is meant for an unexpected 429, which means something
+// else spends the same budget. A block never shortens one already in force,
+// and d <= 0 does nothing.
+func (l *Limiter) Block(ctx context.Context, clientID string, d time.Duration) error {
+	if clientID == "" {
+		return fmt.Errorf("ratelimit: block: %w", ErrEmptyClientID)
+	}
+	if d <= 0 {
+		return nil
+	}
+	_, blocked := l.keys(clientID)
+	micros := int64((d + time.Microsecond - 1) / time.Microsecond)
+	if err := blockScript.Run(ctx, l.rdb, []string{blocked}, micros, expirySlack.Milliseconds()).Err(); err != nil {
+		return fmt.Errorf("ratelimit: block client %q: %w", clientID, err)
+	}
+	return nil
+}
+
+// BlockedFor reports how long the client remains blocked by Block (0 if it
+// is not), for metrics and tests.
+func (l *Limiter) BlockedFor(ctx context.Context, clientID string) (time.Duration, error) {
+	if clientID == "" {
+		return 0, fmt.Errorf("ratelimit: blocked for: %w", ErrEmptyClientID)
+	}
+	_, blocked := l.keys(clientID)
+	// Run, not RunRO: a read-only script may go to a replica, whose TIME is
+	// another machine's clock.
+	micros, err := blockedScript.Run(ctx, l.rdb, []string{blocked}).Int64()
+	if err != nil {
+		return 0, fmt.Errorf("ratelimit: blocked for client %q: %w", clientID, err)
+	}
+	return time.Duration(micros) * time.Microsecond, nil
+}
+
+// keys returns the client's stamp set and block key. The client ID is a
+// Redis Cluster hash tag, so both keys live on one node and one script can
+// use them together.
+func (l *Limiter) keys(clientID string) (stamps, blocked string) {
+	base := l.opts.KeyPrefix + "{" + clientID + "}"
+	return base + ":stamps", base + ":blocked"
+}

@@ -1,0 +1,179 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/adsync/adsync/internal/testenv"
+)
+
+// The first Limit reservations go at once; each later one waits exactly
+// until the stamp Limit places back plus Window plus Margin.
+func TestReserveWaitsUntilOldestStampPlusSpan(t *testing.T) {
+	t.Parallel()
+	rdb := testenv.Redis(t)
+	const span = 320 * time.Millisecond
+	l := newLimiter(t, rdb, Options{Limit: 3, Window: 300 * time.Millisecond, Margin: 20 * time.Millisecond, MaxInPlaceWait: time.Second})
+
+	start := time.Now()
+	for range 3 {
+		d, err := l.Reserve(t.Context(), "c")
+		require.NoError(t, err)
+		require.Zero(t, d)
+	}
+	d, err := l.Reserve(t.Context(), "c")
+	require.NoError(t, err)
+	elapsed := time.Since(start)
+	// The fourth decision came between 0 and elapsed after the first.
+	require.LessOrEqual(t, d, span)
+	require.GreaterOrEqual(t, d, span-elapsed-time.Millisecond)
+
+	_, err = l.Reserve(t.Context(), "c")
+	require.NoError(t, err)
+	s := stampScores(t, rdb, l, "c")
+	require.Len(t, s, 5)
+	require.Equal(t, s[0]+span.Microseconds(), s[3], "4th stamp is exactly one span after the 1st")
+	require.Equal(t, s[1]+span.Microseconds(), s[4], "5th stamp is exactly one span after the 2nd")
+}
+
+// One client's exhausted budget does not delay another client.
+func TestClientsHaveSeparateBudgets(t *testing.T) {
+	t.Parallel()
+	rdb := testenv.Redis(t)
+	l := newLimiter(t, rdb, Options{Limit: 2, Window: 10 * time.Second, MaxInPlaceWait: 20 * time.Second})
+
+	for range 3 {
+		_, err := l.Reserve(t.Context(), "a")
+		require.NoError(t, err)
+	}
+	d, err := l.Reserve(t.Context(), "b")
+	require.NoError(t, err)
+	require.Zero(t, d)
+}
+
+// Beyond MaxInPlaceWait, Reserve and Wait refuse with *NoBudgetError and
+// book nothing: the next caller still gets the same slot.
+func TestNoBudgetBooksNothing(t *testing.T) {
+	t.Parallel()
+	rdb := testenv.Redis(t)
+	opts := Options{Limit: 2, Window: 2 * time.Second, MaxInPlaceWait: 100 * time.Millisecond}
+	l := newLimiter(t, rdb, opts)
+
+	for range 2 {
+		_, err := l.Reserve(t.Context(), "c")
+		require.NoError(t, err)
+	}
+	_, err := l.Reserve(t.Context(), "c")
+	var nb *NoBudgetError
+	require.ErrorAs(t, err, &nb)
+	require.Equal(t, "c", nb.ClientID)
+	require.Greater(t, nb.Wait, time.Second)
+	require.LessOrEqual(t, nb.Wait, opts.Window)
+	require.Contains(t, err.Error(), `client "c"`)
+	require.ErrorAs(t, l.Wait(t.Context(), "c"), &nb)
+	require.Len(t, stampScores(t, rdb, l, "c"), 2)
+
+	opts.MaxInPlaceWait = 5 * time.Second
+	patient := newLimiter(t, rdb, opts)
+	_, err = patient.Reserve(t.Context(), "c")
+	require.NoError(t, err)
+	s := stampScores(t, rdb, l, "c")
+	require.Len(t, s, 3)
+	require.Equal(t, s[0]+opts.Window.Microseconds(), s[2], "the refused calls took no slot")
+}
+
+// A Wait whose context ends while it sleeps returns the context's error,
+// and its slot stays booked.
+func TestWaitReturnsWhenContextEnds(t *testing.T) {
+	t.Parallel()
+	rdb := testenv.Redis(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	// Cancel as soon as the slot is booked, before the sleep starts.
+	obs := &recorder{onWaited: func(d time.Duration) {
+		if d > 0 {
+			cancel()
+		}
+	}}
+	l := newLimiter(t, rdb, Options{Limit: 1, Window: 10 * time.Second, MaxInPlaceWait: 20 * time.Second, Observer: obs})
+
+	require.NoError(t, l.Wait(ctx, "c"))
+	err := l.Wait(ctx, "c")
+	require.ErrorIs(t, err, context.Canceled)
+	require.Len(t, stampScores(t, rdb, l, "c"), 2)
+}
+
+// The observer hears every booking and every refusal.
+func TestObserverSeesDecisions(t *testing.T) {
+	t.Parallel()
+	rdb := testenv.Redis(t)
+	obs := &recorder{}
+	l := newLimiter(t, rdb, Options{Limit: 1, Window: time.Minute, Observer: obs})
+
+	_, err := l.Reserve(t.Context(), "c")
+	require.NoError(t, err)
+	_, err = l.Reserve(t.Context(), "c")
+	require.ErrorAs(t, err, new(*NoBudgetError))
+
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	require.Equal(t, []time.Duration{0}, obs.waited)
+	require.Len(t, obs.noBudget, 1)
+	require.Greater(t, obs.noBudget[0], 59*time.Second)
+}
+
+// Every method refuses an empty client ID.
+func TestEmptyClientIDIsRefused(t *testing.T) {
+	t.Parallel()
+	l := newLimiter(t, testenv.Redis(t), Options{Limit: 1, Window: time.Second})
+
+	_, err := l.Reserve(t.Context(), "")
+	require.ErrorIs(t, err, ErrEmptyClientID)
+	require.ErrorIs(t, l.Wait(t.Context(), ""), ErrEmptyClientID)
+	require.ErrorIs(t, l.Block(t.Context(), "", time.Second), ErrEmptyClientID)
+	_, err = l.BlockedFor(t.Context(), "")
+	require.ErrorIs(t, err, ErrEmptyClientID)
+}
+
+// A Redis failure comes back as an error saying what failed, for whom.
+func TestRedisErrorsAreWrapped(t *testing.T) {
+	t.Parallel()
+	rdb := otherProcess(t, testenv.Redis(t))
+	l := newLimiter(t, rdb, Options{Limit: 1, Window: time.Second})
+	require.NoError(t, rdb.Close())
+
+	_, err := l.Reserve(t.Context(), "c")
+	require.ErrorContains(t, err, `ratelimit: reserve for client "c"`)
+	err = l.Block(t.Context(), "c", time.Second)
+	require.ErrorContains(t, err, `ratelimit: block client "c"`)
+	_, err = l.BlockedFor(t.Context(), "c")
+	require.ErrorContains(t, err, `ratelimit: blocked for client "c"`)
+	require.Error(t, errors.Unwrap(err))
+}
+
+type recorder struct {
+	mu       sync.Mutex
+	waited   []time.Duration
+	noBudget []time.Duration
+	onWaited func(time.Duration)
+}
+
+func (r *recorder) Waited(_ string, d time.Duration) {
+	r.mu.Lock()
+	r.waited = append(r.waited, d)
+	r.mu.Unlock()
+	if r.onWaited != nil {
+		r.onWaited(d)
+	}
+}
+
+func (r *recorder) NoBudget(_ string, d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.noBudget = append(r.noBudget, d)
+}

@@ -1,0 +1,72 @@
+package ratelimit
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/adsync/adsync/internal/testenv"
+)
+
+// Many goroutines in two "processes" (limiters with their own Redis
+// clients) send for one client as fast as Wait lets them. No window of
+// length Window may hold more than Limit sends, and the limiter must still
+// deliver close to Limit sends per Window+Margin.
+func TestWaitKeepsSlidingWindowAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	const (
+		limit   = 5
+		window  = 200 * time.Millisecond
+		margin  = 50 * time.Millisecond
+		run     = 5*(window+margin) + margin/2
+		workers = 8
+	)
+	rdb := testenv.Redis(t)
+	opts := Options{Limit: limit, Window: window, Margin: margin, MaxInPlaceWait: 10 * time.Second}
+	limiters := []*Limiter{newLimiter(t, rdb, opts), newLimiter(t, otherProcess(t, rdb), opts)}
+
+	ctx, cancel := context.WithTimeout(t.Context(), run)
+	defer cancel()
+	var (
+		mu    sync.Mutex
+		sends []time.Time
+		errs  []error
+		wg    sync.WaitGroup
+	)
+	for _, l := range limiters {
+		for range workers {
+			wg.Go(func() {
+				for {
+					err := l.Wait(ctx, "client-1")
+					sent := time.Now()
+					mu.Lock()
+					if err == nil {
+						sends = append(sends, sent)
+					} else if ctx.Err() == nil {
+						errs = append(errs, err)
+					}
+					mu.Unlock()
+					if err != nil {
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	require.Empty(t, errs)
+
+	slices.SortFunc(sends, func(a, b time.Time) int { return a.Compare(b) })
+	for i := limit; i < len(sends); i++ {
+		gap := sends[i].Sub(sends[i-limit])
+		require.GreaterOrEqualf(t, gap, window,
+			"sends %d and %d are %s apart: %d sends in less than one window", i-limit, i, gap, limit+1)
+	}
+	// Batches of 5 go at 0, 250, 500, 750 and 1000 ms: 25 sends at best.
+	t.Logf("%d sends in %s", len(sends), run)
+	require.GreaterOrEqual(t, len(sends), 4*limit, "throughput far below the bound")
+}

@@ -1,0 +1,75 @@
+// Package wiring builds the parts that the worker and the enqueuer share
+// from the configuration: the Redis connection, the database (with its
+// schema brought up to date), the shared rate limiter and the platform
+// client. Both binaries get the same parts built the same way.
+package wiring
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/adsync/adsync/internal/config"
+	"github.com/adsync/adsync/internal/platform"
+	"github.com/adsync/adsync/internal/ratelimit"
+	"github.com/adsync/adsync/internal/store"
+)
+
+// Redis returns asynq's connection option and a go-redis client for the
+// same server, after checking that it answers.
+func Redis(ctx context.Context, cfg config.Config) (asynq.RedisConnOpt, redis.UniversalClient, error) {
+	opt, err := asynq.ParseRedisURI(cfg.RedisURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	rdb, ok := opt.MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		return nil, nil, fmt.Errorf("REDIS_URL: unsupported connection type %T", opt)
+	}
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		_ = rdb.Close()
+		return nil, nil, fmt.Errorf("redis at %s is not reachable: %w", cfg.RedactedRedisURL(), err)
+	}
+	return opt, rdb, nil
+}
+
+// Store migrates the database and opens it.
+func Store(ctx context.Context, cfg config.Config) (*store.Store, error) {
+	if err := store.Migrate(ctx, cfg.DatabaseURL.Reveal()); err != nil {
+		return nil, err
+	}
+	return store.Open(ctx, cfg.DatabaseURL.Reveal())
+}
+
+// Limiter builds the shared per-client rate budget with the given in-place
+// wait: workers keep it short so a slot is not held, the enqueuer could wait
+// as long as needed.
+func Limiter(rdb redis.UniversalClient, cfg config.Config, maxInPlace time.Duration, obs ratelimit.Observer) (*ratelimit.Limiter, error) {
+	return ratelimit.New(rdb, ratelimit.Options{
+		Limit: cfg.RateLimit, Window: cfg.RateWindow, Margin: cfg.RateMargin,
+		MaxInPlaceWait: maxInPlace, Observer: obs,
+	})
+}
+
+// Platform builds the platform client for the configured clients.
+func Platform(cfg config.Config, clients []config.Client, lim platform.Limiter, obs platform.Observer, log *slog.Logger) (*platform.Client, error) {
+	creds := make(map[string]platform.Credentials, len(clients))
+	for _, c := range clients {
+		creds[c.ID] = platform.Credentials{Email: c.Email, Password: c.Password}
+	}
+	return platform.New(platform.Options{
+		BaseURL: cfg.PlatformURL,
+		Timeout: cfg.PlatformTimeout,
+		Credentials: func(id string) (platform.Credentials, bool) {
+			c, ok := creds[id]
+			return c, ok
+		},
+		Limiter:  lim,
+		Observer: obs,
+		Logger:   log,
+	})
+}

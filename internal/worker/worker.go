@@ -1,0 +1,82 @@
+// Package worker assembles one worker process: the asynq server running the
+// pipeline's handlers under the shared rate budget. Scaling out is starting
+// more of these, on any machine that reaches the same Redis and PostgreSQL.
+package worker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/adsync/adsync/internal/config"
+	"github.com/adsync/adsync/internal/logging"
+	"github.com/adsync/adsync/internal/pipeline"
+	"github.com/adsync/adsync/internal/tasks"
+	"github.com/adsync/adsync/internal/wiring"
+)
+
+// Run runs a worker until ctx ends, then stops taking tasks and lets
+// in-flight ones finish (up to SHUTDOWN_TIMEOUT); unstarted tasks stay
+// queued for the other workers.
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	clients, err := cfg.Clients()
+	if err != nil {
+		return err
+	}
+	_, rdb, err := wiring.Redis(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	st, err := wiring.Store(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	lim, err := wiring.Limiter(rdb, cfg, cfg.RateWaitInPlace, nil)
+	if err != nil {
+		return err
+	}
+	pc, err := wiring.Platform(cfg, clients, lim, nil, log)
+	if err != nil {
+		return err
+	}
+	client := asynq.NewClientFromRedisClient(rdb)
+	queue := tasks.NewQueue(client, cfg.TaskMaxRetry, TaskTimeout(cfg))
+	handlers := pipeline.New(pipeline.Options{
+		Platform: pc, Store: st, Queue: queue, SyncCall: cfg.SyncCall,
+		RequeueLead: cfg.RateWaitInPlace / 2, Logger: log,
+	})
+	mux := asynq.NewServeMux()
+	handlers.Register(mux)
+
+	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
+		Concurrency:              cfg.WorkerConcurrency,
+		Queues:                   tasks.QueueWeights,
+		IsFailure:                pipeline.IsFailure,
+		RetryDelayFunc:           pipeline.RetryDelay(cfg.RetryBackoffMin, cfg.RetryBackoffMax),
+		DelayedTaskCheckInterval: cfg.QueuePollInterval,
+		ShutdownTimeout:          cfg.ShutdownTimeout,
+		Logger:                   logging.Asynq{L: log},
+		LogLevel:                 asynq.WarnLevel,
+	})
+	if err := srv.Start(mux); err != nil {
+		return fmt.Errorf("start asynq server: %w", err)
+	}
+	log.Info("worker started", "concurrency", cfg.WorkerConcurrency, "clients", len(clients), "config", cfg.String())
+	<-ctx.Done()
+	log.Info("worker stopping: finishing in-flight tasks", "timeout", cfg.ShutdownTimeout)
+	srv.Shutdown()
+	log.Info("worker stopped")
+	return nil
+}
+
+// TaskTimeout bounds one run of a task: its requests (each cut at
+// PLATFORM_TIMEOUT, with one token refresh and one retry after a 401), an
+// in-place rate-limit wait, and the database write.
+func TaskTimeout(cfg config.Config) time.Duration {
+	return 4*cfg.PlatformTimeout + 2*cfg.RateWaitInPlace + 30*time.Second
+}
