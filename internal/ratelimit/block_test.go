@@ -24,7 +24,7 @@ func TestBlockHoldsAllProcesses(t *testing.T) {
 	require.Greater(t, left, 400*time.Millisecond)
 	require.LessOrEqual(t, left, 500*time.Millisecond)
 
-	_, blockKey := first.keys("c")
+	_, blockKey, _ := first.keys("c")
 	until, err := rdb.Get(t.Context(), blockKey).Int64()
 	require.NoError(t, err)
 	for range 3 {

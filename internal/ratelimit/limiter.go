@@ -58,8 +58,8 @@ func (l *Limiter) Reserve(ctx context.Context, clientID string) (time.Duration, 
 	if clientID == "" {
 		return 0, fmt.Errorf("ratelimit: reserve: %w", ErrEmptyClientID)
 	}
-	stamps, blocked := l.keys(clientID)
-	res, err := reserveScript.Run(ctx, l.rdb, []string{stamps, blocked},
+	stamps, blocked, turns := l.keys(clientID)
+	res, err := reserveScript.Run(ctx, l.rdb, []string{stamps, blocked, turns},
 		l.opts.Limit, l.span, l.maxWait, expirySlack.Milliseconds()).Int64Slice()
 	if err == nil && len(res) != 2 {
 		err = fmt.Errorf("unexpected script reply %v", res)
@@ -111,7 +111,7 @@ func (l *Limiter) Block(ctx context.Context, clientID string, d time.Duration) e
 	if d <= 0 {
 		return nil
 	}
-	_, blocked := l.keys(clientID)
+	_, blocked, _ := l.keys(clientID)
 	micros := int64((d + time.Microsecond - 1) / time.Microsecond)
 	if err := blockScript.Run(ctx, l.rdb, []string{blocked}, micros, expirySlack.Milliseconds()).Err(); err != nil {
 		return fmt.Errorf("ratelimit: block client %q: %w", clientID, err)
@@ -125,7 +125,7 @@ func (l *Limiter) BlockedFor(ctx context.Context, clientID string) (time.Duratio
 	if clientID == "" {
 		return 0, fmt.Errorf("ratelimit: blocked for: %w", ErrEmptyClientID)
 	}
-	_, blocked := l.keys(clientID)
+	_, blocked, _ := l.keys(clientID)
 	// Run, not RunRO: a read-only script may go to a replica, whose TIME is
 	// another machine's clock.
 	micros, err := blockedScript.Run(ctx, l.rdb, []string{blocked}).Int64()
@@ -138,7 +138,7 @@ func (l *Limiter) BlockedFor(ctx context.Context, clientID string) (time.Duratio
 // keys returns the client's stamp set and block key. The client ID is a
 // Redis Cluster hash tag, so both keys live on one node and one script can
 // use them together.
-func (l *Limiter) keys(clientID string) (stamps, blocked string) {
+func (l *Limiter) keys(clientID string) (stamps, blocked, turns string) {
 	base := l.opts.KeyPrefix + "{" + clientID + "}"
-	return base + ":stamps", base + ":blocked"
+	return base + ":stamps", base + ":blocked", base + ":turns"
 }

@@ -87,6 +87,32 @@ func TestNoBudgetBooksNothing(t *testing.T) {
 	require.Equal(t, s[0]+opts.Window.Microseconds(), s[2], "the refused calls took no slot")
 }
 
+// Callers sent away together are given successive turns: with a limit of 2
+// per span, the first two refused go one span after the booked stamps, the
+// next two a span later, and a turn is never a booking.
+func TestRefusedCallersGetSuccessiveTurns(t *testing.T) {
+	t.Parallel()
+	rdb := testenv.Redis(t)
+	opts := Options{Limit: 2, Window: time.Second, MaxInPlaceWait: 50 * time.Millisecond}
+	l := newLimiter(t, rdb, opts)
+	for range 2 {
+		_, err := l.Reserve(t.Context(), "c")
+		require.NoError(t, err)
+	}
+	var waits []time.Duration
+	for range 5 {
+		_, err := l.Reserve(t.Context(), "c")
+		var nb *NoBudgetError
+		require.ErrorAs(t, err, &nb)
+		waits = append(waits, nb.Wait)
+	}
+	const tolerance = 30 * time.Millisecond
+	for i, want := range []time.Duration{time.Second, time.Second, 2 * time.Second, 2 * time.Second, 3 * time.Second} {
+		require.InDelta(t, float64(want), float64(waits[i]), float64(tolerance), "turn %d: %v", i, waits)
+	}
+	require.Len(t, stampScores(t, rdb, l, "c"), 2, "turns book nothing")
+}
+
 // A Wait whose context ends while it sleeps returns the context's error,
 // and its slot stays booked.
 func TestWaitReturnsWhenContextEnds(t *testing.T) {

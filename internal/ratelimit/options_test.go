@@ -47,7 +47,7 @@ func TestKeysExpire(t *testing.T) {
 	rdb := testenv.Redis(t)
 	const span = 100 * time.Millisecond
 	l := newLimiter(t, rdb, Options{Limit: 2, Window: span, MaxInPlaceWait: time.Second})
-	stamps, blocked := l.keys("c")
+	stamps, blocked, _ := l.keys("c")
 	require.Contains(t, stamps, DefaultKeyPrefix)
 
 	for range 3 {

@@ -1,0 +1,205 @@
+// Command ratelimit is `make bench-ratelimit`: it starts the mock platform
+// at time scale 60 with its default faults and 100 campaigns per client,
+// WORKERS worker processes and a full sync of CLIENTS clients, then compares
+// each client's wall time with the bound the platform's rate limit sets and
+// prints a table and one RESULT line.
+//
+// The bound of a client that made R counted requests is
+// floor((R-1)/L)·W + the last request's own service time: with at most L
+// arrivals in any window W, the R-th arrival cannot come before
+// floor((R-1)/L)·W, and the run is not over before that request is served.
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"sort"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/adsync/adsync/bench/benchkit"
+	"github.com/adsync/adsync/internal/mock"
+	"github.com/adsync/adsync/internal/store"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench-ratelimit:", err)
+		os.Exit(1)
+	}
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+func run() error {
+	ctx := context.Background()
+	clients := envInt("CLIENTS", 50)
+	workers := envInt("WORKERS", 2)
+	scale := envInt("SCALE", 60)
+	campaigns := envInt("CAMPAIGNS", 100)
+	const limit = 10
+	window := time.Minute / time.Duration(scale)
+	scaled := func(d time.Duration) string { return (d / time.Duration(scale)).String() }
+
+	env, err := benchkit.Fresh(ctx, 13, "adsync_bench_ratelimit")
+	if err != nil {
+		return err
+	}
+	ids, err := env.WriteClients(clients)
+	if err != nil {
+		return err
+	}
+	mockAddr, err := benchkit.FreeAddr()
+	if err != nil {
+		return err
+	}
+	mockProc, err := env.Start("mockapi", map[string]string{
+		"MOCK_ADDR": mockAddr, "MOCK_TIME_SCALE": strconv.Itoa(scale), "MOCK_CAMPAIGNS": strconv.Itoa(campaigns),
+	})
+	if err != nil {
+		return err
+	}
+	defer mockProc.Stop()
+	platformURL := "http://" + mockAddr
+	if err := benchkit.WaitHTTP(platformURL+"/health", 10*time.Second); err != nil {
+		return err
+	}
+	for k, v := range map[string]string{
+		"PLATFORM_URL":         platformURL,
+		"PLATFORM_RATE_LIMIT":  strconv.Itoa(limit),
+		"PLATFORM_RATE_WINDOW": window.String(),
+		"PLATFORM_TIMEOUT":     scaled(10 * time.Second),
+		"PLATFORM_RATE_MARGIN": getenv("RATE_MARGIN", scaled(1200*time.Millisecond)),
+		"RATE_WAIT_IN_PLACE":   getenv("RATE_WAIT_IN_PLACE", scaled(6*time.Second)),
+		"QUEUE_POLL_INTERVAL":  getenv("QUEUE_POLL_INTERVAL", scaled(1200*time.Millisecond)),
+		"RETRY_BACKOFF_MIN":    scaled(time.Second),
+		"RETRY_BACKOFF_MAX":    scaled(10 * time.Minute),
+		"WORKER_CONCURRENCY":   getenv("WORKER_CONCURRENCY", "200"),
+		"HTTP_ADDR":            "127.0.0.1:0",
+	} {
+		env.Vars[k] = v
+	}
+
+	st, err := store.Open(ctx, env.DatabaseURL)
+	if err != nil {
+		// The database is empty until a worker migrates it; open after.
+		st = nil
+	}
+	var procs []*benchkit.Process
+	for i := 0; i < workers; i++ {
+		p, err := env.Start("worker", nil)
+		if err != nil {
+			return err
+		}
+		procs = append(procs, p)
+	}
+	defer func() {
+		for _, p := range procs {
+			p.Stop()
+		}
+	}()
+	if st == nil {
+		if st, err = openWhenMigrated(ctx, env.DatabaseURL); err != nil {
+			return err
+		}
+	}
+	defer st.Close()
+
+	fmt.Printf("bench-ratelimit: %d clients x %d campaigns, %d workers, time scale %d (window %s), logs in %s\n",
+		clients, campaigns, workers, scale, window, env.Dir)
+	enq, err := env.Start("enqueuer", nil, "sync")
+	if err != nil {
+		return err
+	}
+	<-waitExit(enq)
+	runs, err := benchkit.WaitRuns(ctx, st, time.Duration(campaigns*clients/limit+600)*window*3)
+	if err != nil {
+		return err
+	}
+	stats, err := benchkit.MockStats(platformURL)
+	if err != nil {
+		return err
+	}
+	return report(runs, stats.Clients, ids, clients*campaigns, workers, limit, window, 2*time.Second/time.Duration(scale))
+}
+
+func getenv(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func waitExit(p *benchkit.Process) <-chan struct{} {
+	ch := make(chan struct{})
+	go func() { p.Wait(); close(ch) }()
+	return ch
+}
+
+func openWhenMigrated(ctx context.Context, url string) (*store.Store, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, err := store.Open(ctx, url)
+		if err == nil {
+			if _, err = st.RecentRuns(ctx, 1); err == nil {
+				return st, nil
+			}
+			st.Close()
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("database not ready: %w", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+type row struct {
+	client           string
+	wall, bound      time.Duration
+	counted, http429 int64
+	saved            int
+	ratio            float64
+}
+
+func report(runs []store.Run, stats map[string]mock.ClientStats, ids []string, campaigns, workers, limit int, window, service time.Duration) error {
+	byClient := map[string]store.Run{}
+	for _, r := range runs {
+		byClient[r.ClientID] = r
+	}
+	var rows []row
+	saved, ratioMax, http429 := 0, 0.0, int64(0)
+	var wallMax, boundMax time.Duration
+	for _, id := range ids {
+		r, ok := byClient[id]
+		if !ok || r.FinishedAt == nil {
+			return fmt.Errorf("client %s has no finished run", id)
+		}
+		s := stats[id]
+		rw := row{client: id, wall: r.FinishedAt.Sub(r.StartedAt), counted: s.Counted, http429: s.RateLimited, saved: r.CampaignsSaved}
+		rw.bound = time.Duration((s.Counted-1)/int64(limit))*window + service
+		rw.ratio = float64(rw.wall) / float64(rw.bound)
+		rows = append(rows, rw)
+		saved += r.CampaignsSaved
+		http429 += s.RateLimited
+		ratioMax = math.Max(ratioMax, rw.ratio)
+		wallMax, boundMax = max(wallMax, rw.wall), max(boundMax, rw.bound)
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].ratio > rows[j].ratio })
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "client\twall_s\tR\tbound_s\tratio\t429s\tsaved\t")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%.2f\t%d\t%.2f\t%.3f\t%d\t%d\t\n", r.client, r.wall.Seconds(), r.counted, r.bound.Seconds(), r.ratio, r.http429, r.saved)
+	}
+	_ = tw.Flush()
+	fmt.Printf("RESULT bench=ratelimit clients=%d workers=%d campaigns=%d saved=%d wall_s=%.2f bound_s=%.2f ratio_max=%.3f http429=%d\n",
+		len(ids), workers, campaigns, saved, wallMax.Seconds(), boundMax.Seconds(), ratioMax, http429)
+	return nil
+}

@@ -1,0 +1,178 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/adsync/adsync/internal/enqueuer"
+	"github.com/adsync/adsync/internal/store"
+	"github.com/adsync/adsync/internal/testenv"
+)
+
+// setenv exports the bundle's configuration to the process, for running the
+// enqueuer command itself.
+func (b *bundle) setenv(t *testing.T) {
+	for k, v := range b.vars {
+		t.Setenv(k, v)
+	}
+}
+
+// Ten clients, one with a wrong password and one whose API is down: the
+// eight healthy ones complete in full, the two end failed with a clear
+// reason in bounded time, and `enqueuer sync --wait` exits 1 after printing
+// plain progress lines (its output is not a terminal here).
+func TestTenClientsWithTwoBrokenOnes(t *testing.T) {
+	mc := mockConfig()
+	mc.DownClients = []string{"c-down"}
+	ids := []string{"c-down", "c-badpw"}
+	for i := 1; i <= 8; i++ {
+		ids = append(ids, fmt.Sprintf("c-%d", i))
+	}
+	b := setup(t, mc, ids, map[string]string{"TASK_MAX_RETRY": "3"})
+	// c-badpw's password comes from a variable holding a wrong one.
+	t.Setenv("E2E_WRONG_PASSWORD", "not-"+password)
+	clients, err := os.ReadFile(b.vars["CLIENTS_FILE"])
+	require.NoError(t, err)
+	fixed := strings.Replace(string(clients), `{"id":"c-badpw","email":"`+email+`","password_env":"E2E_PLATFORM_PASSWORD"}`,
+		`{"id":"c-badpw","email":"`+email+`","password_env":"E2E_WRONG_PASSWORD"}`, 1)
+	require.NotEqual(t, string(clients), fixed)
+	require.NoError(t, os.WriteFile(b.vars["CLIENTS_FILE"], []byte(fixed), 0o600))
+	b.setenv(t)
+	b.startWorker(t)
+
+	var out, errOut bytes.Buffer
+	start := time.Now()
+	code := enqueuer.Main(context.Background(), []string{"sync", "--wait"}, &out, &errOut)
+	wall := time.Since(start)
+	require.Equal(t, enqueuer.ExitFailures, code, "stdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
+
+	runs, err := b.store.RecentRuns(context.Background(), 20)
+	require.NoError(t, err)
+	require.Len(t, runs, 10)
+	var healthyWall time.Duration
+	for _, r := range runs {
+		switch r.ClientID {
+		case "c-down":
+			require.Equal(t, store.StatusFailed, r.Status)
+			require.Contains(t, r.Reason, "503")
+		case "c-badpw":
+			require.Equal(t, store.StatusFailed, r.Status)
+			require.Contains(t, r.Reason, "auth refused")
+		default:
+			require.Equal(t, store.StatusDone, r.Status, "client %s: %s", r.ClientID, r.Reason)
+			require.Equal(t, 100, r.CampaignsSaved)
+			b.requireGroundTruth(t, r.ClientID)
+			healthyWall = max(healthyWall, r.FinishedAt.Sub(r.StartedAt))
+		}
+	}
+	text := out.String()
+	require.Contains(t, text, "ended client=c-badpw")
+	require.Contains(t, text, "status=failed")
+	require.Equal(t, 8, strings.Count(text, "status=done "), "one ended line per healthy client:\n%s", text)
+	require.Contains(t, text, "CLIENT", "the summary table")
+	t.Logf("ten clients: healthy clients' slowest run %s, command wall %s", healthyWall.Round(time.Millisecond), wall.Round(time.Millisecond))
+}
+
+// Two hundred clients and a handful of worker slots: every client
+// completes; none starves.
+func TestTwoHundredClientsFewSlots(t *testing.T) {
+	mc := mockConfig()
+	mc.Campaigns = 10
+	ids := make([]string, 200)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("c-%03d", i+1)
+	}
+	b := setup(t, mc, ids, map[string]string{"WORKER_CONCURRENCY": "8"})
+	b.startWorker(t)
+	start := time.Now()
+	runs := b.sync(t, ids...)
+	wall := time.Since(start)
+	var total int
+	for _, r := range runs {
+		require.Equal(t, store.StatusDone, r.Status, "client %s: %s", r.ClientID, r.Reason)
+		require.Equal(t, 10, r.CampaignsSaved, "client %s", r.ClientID)
+		total += r.CampaignsSaved
+	}
+	require.Equal(t, 2000, total)
+	for _, id := range []string{"c-001", "c-100", "c-200"} {
+		b.requireGroundTruth(t, id)
+	}
+	t.Logf("200 clients x 10 campaigns with 8 slots: %s", wall.Round(time.Millisecond))
+}
+
+// Redis loses everything mid-run (FLUSHDB stands in for a restart without
+// persistence): `enqueuer resume` re-enqueues what the ledger shows
+// unfinished and every campaign lands exactly once.
+func TestResumeAfterRedisLostItsData(t *testing.T) {
+	ids := []string{"acme", "beta", "gamma"}
+	b := setup(t, mockConfig(), ids, nil)
+	stop := b.startWorker(t)
+	started, err := b.planner(t).Start(context.Background(), ids)
+	require.NoError(t, err)
+	testenv.WaitFor(t, time.Minute, "some progress", func() bool {
+		runs, err := b.store.Runs(context.Background(), []int64{started[0].RunID})
+		require.NoError(t, err)
+		return runs[0].CampaignsSaved >= 30
+	})
+	stop()
+	require.NoError(t, b.rdb.FlushDB(context.Background()).Err())
+	b.startWorker(t)
+
+	b.setenv(t)
+	var out, errOut bytes.Buffer
+	require.Equal(t, enqueuer.ExitOK, enqueuer.Main(context.Background(), []string{"resume"}, &out, &errOut), errOut.String())
+	require.Contains(t, out.String(), "re-enqueued")
+
+	runIDs := []int64{started[0].RunID, started[1].RunID, started[2].RunID}
+	for _, r := range b.waitRuns(t, runIDs, 3*time.Minute) {
+		require.Equal(t, store.StatusDone, r.Status, "client %s: %s", r.ClientID, r.Reason)
+		require.Equal(t, 100, r.CampaignsSaved)
+	}
+	for _, id := range ids {
+		b.requireGroundTruth(t, id)
+	}
+}
+
+// Schedules that fire while the previous run of a client is still going
+// never start a second one: each run of a client starts after the previous
+// ended.
+func TestOverlappingSchedulesNeverRunAClientTwice(t *testing.T) {
+	mc := mockConfig()
+	mc.Campaigns = 30
+	b := setup(t, mc, []string{"acme"}, nil)
+	b.setenv(t)
+	b.startWorker(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var errOut syncBuffer
+	go func() { done <- enqueuer.Main(ctx, []string{"schedule", "--every", "300ms"}, &bytes.Buffer{}, &errOut) }()
+	testenv.WaitFor(t, 2*time.Minute, "two finished runs", func() bool {
+		runs, err := b.store.RecentRuns(context.Background(), 10)
+		require.NoError(t, err)
+		finished := 0
+		for _, r := range runs {
+			if r.Finished() {
+				finished++
+			}
+		}
+		return finished >= 2
+	})
+	cancel()
+	require.Equal(t, enqueuer.ExitOK, <-done)
+	require.Contains(t, errOut.String(), "previous run still in progress")
+
+	runs, err := b.store.RecentRuns(context.Background(), 10)
+	require.NoError(t, err)
+	for i := len(runs) - 1; i > 0; i-- {
+		older, newer := runs[i], runs[i-1]
+		require.NotNil(t, older.FinishedAt, "run %d", older.ID)
+		require.False(t, newer.StartedAt.Before(*older.FinishedAt), "run %d started before run %d ended", newer.ID, older.ID)
+	}
+}
