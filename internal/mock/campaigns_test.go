@@ -154,6 +154,20 @@ func TestCatalogueGrowsAfterTheFirstPage(t *testing.T) {
 	require.Equal(t, http.StatusOK, b.api(t, http.MethodPost, "/api/campaigns/campaign_27/sync", "grower", tok).status)
 }
 
+func TestSomeClientsHaveOtherCatalogueSizes(t *testing.T) {
+	t.Parallel()
+	cfg := quietConfig()
+	cfg.Campaigns = 12
+	cfg.ClientCampaigns = map[string]int{"big": 31, "none": 0}
+	b := setup(t, cfg, nil)
+	tok := b.token(t, "")
+	for id, want := range map[string]int{"big": 31, "none": 0, "other": 12} {
+		require.Equal(t, want, b.srv.CatalogueSize(id))
+		rows, _ := b.fetchAll(t, id, tok, 10)
+		require.Len(t, rows, want, "client %s", id)
+	}
+}
+
 func TestCatalogueIsDeterministicAndPerClient(t *testing.T) {
 	t.Parallel()
 	cfg := DefaultConfig()

@@ -64,12 +64,13 @@ func (c *client) drawHang(percent float64) bool {
 	return c.hangRNG.Float64()*100 < percent
 }
 
-// CatalogueSize returns how many campaigns a client has now: Campaigns,
-// plus GrowBy once its catalogue grew. Tests use it as ground truth.
+// CatalogueSize returns how many campaigns a client has now: its initial
+// size (ClientCampaigns, else Campaigns), plus GrowBy once its catalogue
+// grew. Tests use it as ground truth.
 func (s *Server) CatalogueSize(clientID string) int {
 	v, ok := s.clients.Load(clientID)
 	if !ok {
-		return s.cfg.Campaigns
+		return s.cfg.initialSize(clientID)
 	}
 	return s.catalogueSize(v.(*client))
 }
@@ -77,7 +78,7 @@ func (s *Server) CatalogueSize(clientID string) int {
 // catalogueSize is CatalogueSize for a known client.
 func (s *Server) catalogueSize(c *client) int {
 	if c.grown.Load() {
-		return s.cfg.Campaigns + s.cfg.GrowBy
+		return s.cfg.initialSize(c.id) + s.cfg.GrowBy
 	}
-	return s.cfg.Campaigns
+	return s.cfg.initialSize(c.id)
 }

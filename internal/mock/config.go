@@ -28,6 +28,10 @@ type Config struct {
 	// Campaigns is the size of each client's catalogue before any growth.
 	// Default 100; 0 serves empty catalogues.
 	Campaigns int `env:"MOCK_CAMPAIGNS" envDefault:"100"`
+	// ClientCampaigns gives some clients another catalogue size, written
+	// "client:size,client2:size2", so a test can sync a large and a small
+	// account side by side. Default none.
+	ClientCampaigns map[string]int `env:"MOCK_CLIENT_CAMPAIGNS"`
 	// RateLimit is how many /api requests one client may make per
 	// RateWindow. Default 10; 0 disables rate limiting.
 	RateLimit int `env:"MOCK_RATE_LIMIT" envDefault:"10"`
@@ -207,6 +211,11 @@ func (c Config) problems() []fieldError {
 	if c.PoisonEvery < 0 {
 		bad("MOCK_POISON_EVERY", "must be 0 (off) or positive, got %d", c.PoisonEvery)
 	}
+	for id, n := range c.ClientCampaigns {
+		if n < 0 || n > maxCampaigns {
+			bad("MOCK_CLIENT_CAMPAIGNS", "client %s: must be between 0 and %d, got %d", id, maxCampaigns, n)
+		}
+	}
 	if c.GrowBy < 0 || c.GrowBy > maxCampaigns {
 		bad("MOCK_GROW_BY", "must be between 0 and %d, got %d", maxCampaigns, c.GrowBy)
 	}
@@ -253,6 +262,14 @@ func cleanIDs(ids []string) []string {
 		}
 	}
 	return out
+}
+
+// initialSize is a client's catalogue size before any growth.
+func (c Config) initialSize(clientID string) int {
+	if n, ok := c.ClientCampaigns[clientID]; ok {
+		return n
+	}
+	return c.Campaigns
 }
 
 // scaled converts a platform duration to real time.

@@ -47,6 +47,7 @@ func TestConfigReadsEveryKnob(t *testing.T) {
 		"MOCK_VOLATILE_METRICS":   "true",
 		"MOCK_GROW_BY":            "3",
 		"MOCK_ACCOUNTS":           "a@x.io:pa:ss,b@y.io:pw2",
+		"MOCK_CLIENT_CAMPAIGNS":   "big:300,small:5",
 	})
 	require.NoError(t, err)
 	require.Equal(t, Config{
@@ -65,6 +66,7 @@ func TestConfigReadsEveryKnob(t *testing.T) {
 		RetryAfterHeader: true,
 		VolatileMetrics:  true,
 		GrowBy:           3,
+		ClientCampaigns:  map[string]int{"big": 300, "small": 5},
 		Accounts: []Account{
 			{Email: "a@x.io", Password: secret.Secret("pa:ss")},
 			{Email: "b@y.io", Password: secret.Secret("pw2")},
