@@ -69,7 +69,7 @@ func setup(t *testing.T, mc mock.Config, clientIDs []string, overrides map[strin
 		"DATABASE_URL":         testenv.DatabaseURL(t),
 		"PLATFORM_URL":         hs.URL,
 		"PLATFORM_RATE_WINDOW": fmt.Sprintf("%dms", 60000/scale),
-		"PLATFORM_RATE_MARGIN": "25ms",
+		"PLATFORM_RATE_MARGIN": "40ms",
 		"RATE_WAIT_IN_PLACE":   "1s",
 		"PLATFORM_TIMEOUT":     "400ms",
 		"RETRY_BACKOFF_MIN":    "50ms",
@@ -78,6 +78,7 @@ func setup(t *testing.T, mc mock.Config, clientIDs []string, overrides map[strin
 		"QUEUE_POLL_INTERVAL":  "20ms",
 		"SHUTDOWN_TIMEOUT":     "5s",
 		"LOG_LEVEL":            "debug",
+		"HTTP_ADDR":            "127.0.0.1:0",
 		"CLIENTS_FILE":         writeClients(t, clientIDs),
 	}
 	for k, v := range overrides {

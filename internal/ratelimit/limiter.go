@@ -85,18 +85,42 @@ func (l *Limiter) Reserve(ctx context.Context, clientID string) (time.Duration, 
 // *NoBudgetError without sleeping when the slot is more than MaxInPlaceWait
 // away, and an error wrapping ctx.Err() if ctx ends during the sleep; the
 // booked slot then stays used, which only errs on the safe side.
+//
+// A slot is only good until Margin/2 after it: a process starved of CPU
+// (or paused) that wakes later than that could put its request in the same
+// window as requests sent on time a window after it, which the margin no
+// longer covers. Such a slot is given up (it stays counted) and Wait books
+// another. With no margin configured there is nothing to measure against
+// and every slot is used.
 func (l *Limiter) Wait(ctx context.Context, clientID string) error {
-	d, err := l.Reserve(ctx, clientID)
-	if err != nil || d <= 0 {
-		return err
+	for {
+		asked := time.Now()
+		d, err := l.Reserve(ctx, clientID)
+		if err != nil {
+			return err
+		}
+		if d > 0 {
+			if err := sleep(ctx, d); err != nil {
+				return fmt.Errorf("ratelimit: wait for client %q: %w", clientID, err)
+			}
+		}
+		// The slot lies between asked+d and the reply's arrival+d: measured
+		// from the earlier bound, lateness is never underestimated.
+		if l.opts.Margin == 0 || time.Since(asked)-d <= l.opts.Margin/2 {
+			return nil
+		}
 	}
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	select {
 	case <-timer.C:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("ratelimit: wait for client %q: %w", clientID, ctx.Err())
+		return ctx.Err()
 	}
 }
 
