@@ -4,6 +4,11 @@ GO ?= go
 BIN := bin
 export PATH := $(shell $(GO) env GOPATH)/bin:$(PATH)
 
+# gosec release used by `make lint`.
+GOSEC_VERSION ?= v2.30.0
+# How long `make fuzz` runs each fuzz test.
+FUZZTIME ?= 60s
+
 # Variables of the benchmarks.
 CLIENTS ?= 50
 WORKERS ?= 2
@@ -21,13 +26,16 @@ services: ## start PostgreSQL and Redis on this machine if they are not running
 
 test: services ## run every test against real Redis and PostgreSQL (the CI command)
 	$(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 30m ./...
+	$(GO) test -race -count=1 -parallel 4 -timeout 30m ./...
 
 lint: ## gofmt, go vet, staticcheck and gosec
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
+	$(GO) vet -tags chaos ./internal/chaos/
 	$(GO) install honnef.co/go/tools/cmd/staticcheck@v0.7.0
-	staticcheck ./...
+	staticcheck -tags chaos ./...
+	$(GO) install github.com/securego/gosec/v2/cmd/gosec@$(GOSEC_VERSION)
+	gosec -quiet -tags chaos ./...
 
 demo: build services ## the main job on this machine: mock + worker + a full sync of one client at time scale 60
 	@scripts/demo.sh
@@ -40,3 +48,29 @@ up: ## the whole system in Docker: PostgreSQL, Redis, mock, 2 workers, scheduler
 
 clean: ## remove build output
 	rm -rf $(BIN)
+
+bench-throughput: build services ## 100 clients x 1,000 campaigns, no platform limits, WORKERS workers: group commit vs a commit per campaign; RESULT line at the end (PROFILE=1 adds a perf profile)
+	WORKERS=$(WORKERS) $(GO) run ./bench/throughput
+
+.PHONY: compose-check e2e-browser
+
+compose-check: ## validate docker-compose.yml with Debian's docker-compose (no engine needed) and the Dockerfile's static build
+	@command -v docker-compose >/dev/null || { apt-get update && apt-get install -y docker-compose; }
+	docker-compose -f docker-compose.yml config --quiet
+	CGO_ENABLED=0 $(GO) build -trimpath -o /dev/null ./cmd/...
+	@echo "compose-check: docker-compose.yml is valid; the static build succeeds"
+
+e2e-browser: services ## headless Chromium on asynqmon's dead letters after a poisoned sync (installs Debian's chromium if missing); screenshot in screenshots/
+	@command -v chromium >/dev/null || { apt-get update && apt-get install -y chromium; }
+	$(GO) test -tags browser -count=1 -v -timeout 10m ./e2e/browser/
+
+.PHONY: chaos fuzz
+
+chaos: build services ## fault-injection tests: real worker, enqueuer and mock processes; workers killed, stores restarted, platform down (about 4 min)
+	$(GO) vet -tags chaos ./internal/chaos/
+	ADSYNC_BIN=$(CURDIR)/$(BIN) $(GO) test -tags chaos -count=1 -timeout 20m -v ./internal/chaos/
+
+fuzz: ## run each fuzz test for FUZZTIME (default 60s); new failing inputs land in testdata/fuzz
+	@for f in FuzzDecodePage FuzzListCampaigns FuzzErrorAnswer; do \
+		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./internal/platform/ || exit 1; done
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/campaign/

@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -17,11 +18,15 @@ import (
 
 func main() {
 	cfg, err := config.Load()
+	if err == nil {
+		_, err = cfg.Clients() // bad credentials are bad configuration too: exit 2
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
 	log := logging.New(os.Stderr, cfg.LogLevel, cfg.LogFormat)
+	slog.SetDefault(log) // libraries that log through the default logger keep the format
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := worker.Run(ctx, cfg, log); err != nil {

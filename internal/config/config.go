@@ -61,7 +61,9 @@ type Config struct {
 	// once. Work is I/O bound (a sync call takes seconds), so it is high.
 	WorkerConcurrency int `env:"WORKER_CONCURRENCY" envDefault:"100"`
 	// QueuePollInterval is how often delayed and retried tasks are moved
-	// back to their queue (asynq's DelayedTaskCheckInterval, 5 s there).
+	// back to their queue, and how long an idle worker waits before looking
+	// again (asynq's DelayedTaskCheckInterval and TaskCheckInterval, 5 s and
+	// 1 s there: each adds that much latency to every requeued task).
 	QueuePollInterval time.Duration `env:"QUEUE_POLL_INTERVAL" envDefault:"100ms"`
 	// ShutdownTimeout is how long a stopping worker lets in-flight tasks run.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s"`
@@ -78,6 +80,15 @@ type Config struct {
 	// the slog output.
 	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat string `env:"LOG_FORMAT" envDefault:"json"`
+
+	// WriteBatchSize is the most saved campaigns a worker commits in one
+	// transaction: concurrent save tasks share a commit (group commit),
+	// which per-campaign commits would otherwise cap. 1 commits each
+	// campaign on its own.
+	WriteBatchSize int `env:"WRITE_BATCH_SIZE" envDefault:"500"`
+	// WriteBatchWait is the longest a saved campaign waits for others to
+	// join its transaction; 0 commits as soon as the previous one is done.
+	WriteBatchWait time.Duration `env:"WRITE_BATCH_WAIT" envDefault:"5ms"`
 }
 
 // RedactedDatabaseURL returns DatabaseURL with any password masked, for logs.

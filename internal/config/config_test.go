@@ -40,6 +40,8 @@ func TestEveryBadVariableReportedOnItsOwnLine(t *testing.T) {
 		"ASYNQMON_USER":        "ops",
 		"LOG_LEVEL":            "loud",
 		"LOG_FORMAT":           "xml",
+		"WRITE_BATCH_SIZE":     "0",
+		"WRITE_BATCH_WAIT":     "-1ms",
 	}
 	_, err := LoadFrom(bad)
 	var p Problems

@@ -3,11 +3,14 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caarlos0/env/v11"
 	"github.com/hibiken/asynq"
@@ -88,6 +91,10 @@ func varName(field string) string {
 	return f.Tag.Get("env")
 }
 
+// maxWriteBatchSize bounds WRITE_BATCH_SIZE: a worker holds up to three
+// batches of rows in memory (one writing, one filling, one queued).
+const maxWriteBatchSize = 10000
+
 func (c Config) validate() Problems {
 	var p Problems
 	bad := func(name, format string, args ...any) {
@@ -100,7 +107,7 @@ func (c Config) validate() Problems {
 		bad("DATABASE_URL", "not a postgres:// URL")
 	}
 	if u, err := url.Parse(c.PlatformURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad("PLATFORM_URL", "not an http(s) URL: %q", c.PlatformURL)
+		bad("PLATFORM_URL", "not an http(s) URL: %q", redactURL(c.PlatformURL))
 	}
 	if c.RateLimit < 1 {
 		bad("PLATFORM_RATE_LIMIT", "must be at least 1, got %d", c.RateLimit)
@@ -151,5 +158,20 @@ func (c Config) validate() Problems {
 	default:
 		bad("LOG_FORMAT", "must be json or text, got %q", c.LogFormat)
 	}
+	if c.WriteBatchSize < 1 || c.WriteBatchSize > maxWriteBatchSize {
+		bad("WRITE_BATCH_SIZE", "must be between 1 and %d, got %d", maxWriteBatchSize, c.WriteBatchSize)
+	}
+	if c.WriteBatchWait < 0 || c.WriteBatchWait > time.Second {
+		bad("WRITE_BATCH_WAIT", "must be between 0 and 1s, got %s", c.WriteBatchWait)
+	}
+	if _, port, err := net.SplitHostPort(c.HTTPAddr); err != nil || !validPort(port) {
+		bad("HTTP_ADDR", "not a [host]:port listen address such as :8080, got %q", c.HTTPAddr)
+	}
 	return p
+}
+
+// validPort reports whether s is a port number, 0 (any free port) included.
+func validPort(s string) bool {
+	n, err := strconv.ParseUint(s, 10, 16)
+	return err == nil && n <= 65535
 }

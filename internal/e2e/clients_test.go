@@ -35,7 +35,7 @@ func TestTenClientsWithTwoBrokenOnes(t *testing.T) {
 	for i := 1; i <= 8; i++ {
 		ids = append(ids, fmt.Sprintf("c-%d", i))
 	}
-	b := setup(t, mc, ids, map[string]string{"TASK_MAX_RETRY": "3"})
+	b := setup(t, mc, ids, map[string]string{"TASK_MAX_RETRY": "6"})
 	// c-badpw's password comes from a variable holding a wrong one.
 	t.Setenv("E2E_WRONG_PASSWORD", "not-"+password)
 	clients, err := os.ReadFile(b.vars["CLIENTS_FILE"])

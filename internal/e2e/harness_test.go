@@ -64,13 +64,18 @@ func setup(t *testing.T, mc mock.Config, clientIDs []string, overrides map[strin
 	t.Cleanup(func() { srv.Close(); hs.Close() })
 
 	b := &bundle{mockCfg: mc, mock: srv, logs: &syncBuffer{}}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("worker warnings and errors:\n%s", b.logs.lines(`"level":"WARN"`, `"level":"ERROR"`))
+		}
+	})
 	b.vars = map[string]string{
 		"REDIS_URL":            testenv.RedisURL(t),
 		"DATABASE_URL":         testenv.DatabaseURL(t),
 		"PLATFORM_URL":         hs.URL,
 		"PLATFORM_RATE_WINDOW": fmt.Sprintf("%dms", 60000/scale),
-		"PLATFORM_RATE_MARGIN": "40ms",
-		"RATE_WAIT_IN_PLACE":   "1s",
+		"PLATFORM_RATE_MARGIN": "200ms", // generous: parallel tests under the race detector delay requests
+		"RATE_WAIT_IN_PLACE":   "100ms",
 		"PLATFORM_TIMEOUT":     "400ms",
 		"RETRY_BACKOFF_MIN":    "50ms",
 		"RETRY_BACKOFF_MAX":    "500ms",
@@ -98,10 +103,9 @@ func setup(t *testing.T, mc mock.Config, clientIDs []string, overrides map[strin
 }
 
 // writeClients writes a CLIENTS_FILE naming the password through a
-// variable, as an operator would.
+// variable, as an operator would (TestMain sets it).
 func writeClients(t *testing.T, ids []string) string {
 	t.Helper()
-	t.Setenv("E2E_PLATFORM_PASSWORD", password)
 	var entries []string
 	for _, id := range ids {
 		entries = append(entries, fmt.Sprintf(`{"id":%q,"email":%q,"password_env":"E2E_PLATFORM_PASSWORD"}`, id, email))
@@ -220,6 +224,20 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	return s.buf.Write(p)
 }
 
+// lines returns the lines holding any of the given texts.
+func (s *syncBuffer) lines(texts ...string) string {
+	var out []string
+	for _, l := range strings.Split(s.String(), "\n") {
+		for _, x := range texts {
+			if strings.Contains(l, x) {
+				out = append(out, l)
+				break
+			}
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
 func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -229,4 +247,13 @@ func (s *syncBuffer) String() string {
 // mockCatalogue is the mock's ground truth for a client as it is now.
 func mockCatalogue(b *bundle, clientID string) []mock.Campaign {
 	return mock.Catalogue(b.mockCfg, clientID, b.mock.CatalogueSize(clientID))
+}
+
+func TestMain(m *testing.M) {
+	// Every bundle's clients file reads its password from this variable;
+	// set once here because parallel tests may not call t.Setenv.
+	if err := os.Setenv("E2E_PLATFORM_PASSWORD", password); err != nil {
+		panic(err)
+	}
+	os.Exit(m.Run())
 }

@@ -17,6 +17,7 @@ import (
 // request, 10% of requests never answered): exactly the mock's campaigns
 // land, value for value, without a single 429.
 func TestSyncOneClientWithDefaultFaults(t *testing.T) {
+	t.Parallel()
 	b := setup(t, mockConfig(), []string{"acme"}, nil)
 	b.startWorker(t)
 	start := time.Now()
@@ -37,6 +38,7 @@ func TestSyncOneClientWithDefaultFaults(t *testing.T) {
 // asynq's archive and in the dead-letter table with a reason naming the
 // field at fault.
 func TestPoisonRecordsAreDeadLettered(t *testing.T) {
+	t.Parallel()
 	mc := mockConfig()
 	mc.PoisonEvery = 10
 	b := setup(t, mc, []string{"acme"}, nil)
@@ -75,6 +77,7 @@ func TestPoisonRecordsAreDeadLettered(t *testing.T) {
 
 // Two runs of the same client: still 100 rows, two runs in the ledger.
 func TestSameRunTwice(t *testing.T) {
+	t.Parallel()
 	mc := mockConfig()
 	mc.Campaigns = 30
 	b := setup(t, mc, []string{"acme"}, nil)
@@ -92,6 +95,7 @@ func TestSameRunTwice(t *testing.T) {
 // Tokens live 2 s here while the run takes longer: it refreshes and
 // completes.
 func TestTokenExpiresMidRun(t *testing.T) {
+	t.Parallel()
 	mc := mockConfig()
 	mc.Campaigns = 40
 	mc.TokenTTL = 120 * time.Second // 2 s at time scale 60
@@ -106,6 +110,7 @@ func TestTokenExpiresMidRun(t *testing.T) {
 // Campaigns that appear after the first page was served land too: the run
 // follows has_more rather than the first total.
 func TestCatalogueGrowsMidRun(t *testing.T) {
+	t.Parallel()
 	mc := mockConfig()
 	mc.Campaigns = 30
 	mc.GrowBy = 15

@@ -17,6 +17,7 @@ import (
 // Names with SQL injection payloads, quotes and unicode are stored
 // verbatim.
 func TestHostileTextStoredVerbatim(t *testing.T) {
+	t.Parallel()
 	mc := mockConfig()
 	mc.Campaigns = 40
 	b := setup(t, mc, []string{"acme"}, map[string]string{"SYNC_CALL": "false"})
@@ -41,6 +42,7 @@ func TestHostileTextStoredVerbatim(t *testing.T) {
 // adsync honours the body's wait, blocks the client for every worker, and
 // the run completes.
 func TestRateLimitWaitOnlyInBody(t *testing.T) {
+	t.Parallel()
 	mc := mockConfig()
 	mc.Campaigns = 20
 	mc.FailEvery, mc.HangPercent = 0, 0

@@ -20,6 +20,7 @@ import (
 // with real requests for four windows: the mock, which counts every arrival,
 // never sees more than L of them inside one window, and refuses none.
 func TestHammeredBudgetNeverExceedsTheWindow(t *testing.T) {
+	t.Parallel()
 	mc := mockConfig()
 	mc.FailEvery, mc.HangPercent = 0, 0
 	b := setup(t, mc, []string{"acme"}, nil)
@@ -69,6 +70,7 @@ func TestHammeredBudgetNeverExceedsTheWindow(t *testing.T) {
 // although both share one worker with a handful of slots and the large
 // client's tasks fill its queue.
 func TestEmptyBudgetDoesNotDelayOtherClients(t *testing.T) {
+	t.Parallel()
 	mc := mockConfig()
 	mc.FailEvery, mc.HangPercent = 0, 0
 	mc.ClientCampaigns = map[string]int{"big": 120, "small": 10}

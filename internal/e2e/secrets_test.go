@@ -14,6 +14,7 @@ import (
 // its Basic-auth encoding, nor any bearer token appears in any log line,
 // Redis key or value (task payloads, results, errors) or dead letter.
 func TestSecretsNeverLeak(t *testing.T) {
+	t.Parallel()
 	mc := mockConfig()
 	mc.Campaigns = 30
 	mc.PoisonEvery = 7

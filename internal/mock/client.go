@@ -52,7 +52,7 @@ func (s *Server) client(id string) *client {
 func (c *client) resetLocked(seed int64) {
 	c.admitted.clear()
 	c.arrivals.clear()
-	c.hangRNG = rand.New(rand.NewPCG(uint64(seed), campaignStream(c.id, 0)^0x9e3779b97f4a7c15))
+	c.hangRNG = rand.New(rand.NewPCG(uint64(seed), campaignStream(c.id, 0)^0x9e3779b97f4a7c15)) // #nosec G115 G404 -- reproducible fault decisions from a seed, by design
 	c.stats = counters{}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -29,6 +30,8 @@ func (h *Handlers) deadLettering(next asynq.HandlerFunc) asynq.HandlerFunc {
 			var rq *RequeueError
 			if errors.As(err, &rq) {
 				h.metrics.Requeued(rq.ClientID, rq.Delay)
+				h.taskLog(ctx, t).Debug("task back in the queue for its client's rate budget",
+					"delay", rq.Delay, "cause", rq.Cause)
 				if retried < maxRetry {
 					return err
 				}
@@ -47,8 +50,7 @@ func (h *Handlers) deadLettering(next asynq.HandlerFunc) asynq.HandlerFunc {
 
 func (h *Handlers) failed(ctx context.Context, t *asynq.Task, err error, final bool) error {
 	ref := refOf(t.Payload())
-	log := h.log.With("client", ref.ClientID, "run", ref.RunID, "page", ref.Page, "campaign", ref.ItemKey,
-		"task_id", taskID(ctx), "attempt", attempt(ctx), "error", err.Error())
+	log := h.taskLog(ctx, t).With("error", err.Error())
 	if !final {
 		log.Warn("task failed; will retry")
 		return err
@@ -74,6 +76,14 @@ func (h *Handlers) failed(ctx context.Context, t *asynq.Task, err error, final b
 	}
 	log.Error("task dead-lettered", "reason", d.Reason)
 	return err
+}
+
+// taskLog is the logger for lines about one task: its client, run, page
+// or campaign, id and attempt.
+func (h *Handlers) taskLog(ctx context.Context, t *asynq.Task) *slog.Logger {
+	ref := refOf(t.Payload())
+	return h.log.With("client", ref.ClientID, "run", ref.RunID, "page", ref.Page, "campaign", ref.ItemKey,
+		"task_id", taskID(ctx), "attempt", attempt(ctx))
 }
 
 // reason is the error text without asynq's "skip retry" suffix.

@@ -33,4 +33,4 @@ func backoff(n int, min, max time.Duration, j float64) time.Duration {
 }
 
 // jitter returns a factor in [0.5, 1) for backoff.
-func jitter() float64 { return 0.5 + rand.Float64()/2 }
+func jitter() float64 { return 0.5 + rand.Float64()/2 } // #nosec G404 -- spreading retries needs no cryptographic randomness

@@ -132,11 +132,7 @@ func checkContentType(h http.Header) error {
 // follows it), unprintable runes are dropped and the result is cut to
 // maxCodeLen runes.
 func sanitize(s string, secrets ...secret.Secret) string {
-	for _, v := range secrets {
-		if !v.IsZero() {
-			s = strings.ReplaceAll(s, v.Reveal(), secret.Mask)
-		}
-	}
+	s = mask(s, secrets)
 	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
 		s = s[:i]
 	}
@@ -146,8 +142,20 @@ func sanitize(s string, secrets ...secret.Secret) string {
 		}
 		return r
 	}, s))
+	// Dropping characters can join the pieces of a secret split by one.
+	s = mask(s, secrets)
 	if utf8.RuneCountInString(s) <= maxCodeLen {
 		return s
 	}
 	return string([]rune(s)[:maxCodeLen]) + "…"
+}
+
+// mask replaces every secret in s with secret.Mask.
+func mask(s string, secrets []secret.Secret) string {
+	for _, v := range secrets {
+		if !v.IsZero() {
+			s = strings.ReplaceAll(s, v.Reveal(), secret.Mask)
+		}
+	}
+	return s
 }

@@ -22,7 +22,7 @@ func Summary(w io.Writer, runs []store.Run) {
 			r.ClientID, r.ID, r.Status, r.PagesDone, r.PagesPlanned,
 			r.CampaignsSaved, r.CampaignsDead, r.CampaignsSeen, duration(r, now), oneLine(r.Reason))
 	}
-	tw.Flush()
+	_ = tw.Flush() // a failed write to the terminal has nowhere better to be reported
 }
 
 // oneLine collapses runs of white space, newlines and tabs included, so a

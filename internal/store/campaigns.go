@@ -25,39 +25,24 @@ type SavedCampaign struct {
 // SaveCampaign upserts the campaign and marks its item saved, in one
 // transaction, so the row and the ledger never disagree. Saving the same
 // campaign again overwrites it with the newer values.
+//
+// With WriteBatchSize above 1 that transaction is shared with the campaigns
+// that concurrent tasks save at the same moment (group commit), and
+// SaveCampaign returns nil only once it has committed; a campaign that
+// PostgreSQL refuses fails only its own call, with its own error. When ctx
+// ends first it returns ctx.Err() and the campaign may or may not be saved:
+// saving it again is harmless.
 func (s *Store) SaveCampaign(ctx context.Context, c SavedCampaign) error {
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := lockRun(ctx, tx, c.RunID); err != nil {
-			return err
-		}
-		if err := upsertCampaign(ctx, tx, c); err != nil {
-			return err
-		}
-		if _, err := endItem(ctx, tx, c.RunID, c.ItemKey, itemSaved); err != nil {
-			return err
-		}
-		return settle(ctx, tx, c.RunID)
-	})
+	var err error
+	if s.saves != nil {
+		err = s.saves.Do(ctx, c)
+	} else {
+		err = s.saveCampaigns(ctx, []SavedCampaign{c})
+	}
 	if err != nil {
 		return fmt.Errorf("store: save campaign %q of client %s: %w", c.Campaign.ID, c.ClientID, sanitize(err))
 	}
 	return nil
-}
-
-func upsertCampaign(ctx context.Context, tx pgx.Tx, c SavedCampaign) error {
-	cp := c.Campaign
-	_, err := tx.Exec(ctx, `
-		INSERT INTO campaigns (client_id, id, name, status, budget, impressions, clicks, conversions,
-			created_at, platform_synced_at, synced_at, run_id)
-		VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, $8, $9, $10, now(), $11)
-		ON CONFLICT (client_id, id) DO UPDATE SET
-			name = EXCLUDED.name, status = EXCLUDED.status, budget = EXCLUDED.budget,
-			impressions = EXCLUDED.impressions, clicks = EXCLUDED.clicks, conversions = EXCLUDED.conversions,
-			created_at = EXCLUDED.created_at, platform_synced_at = EXCLUDED.platform_synced_at,
-			synced_at = EXCLUDED.synced_at, run_id = EXCLUDED.run_id`,
-		c.ClientID, cp.ID, cp.Name, cp.Status, cp.Budget, cp.Impressions, cp.Clicks, cp.Conversions,
-		cp.CreatedAt, c.PlatformSyncedAt, c.RunID)
-	return err
 }
 
 // StoredCampaign is a campaigns row as read back, for status output and

@@ -46,7 +46,7 @@ func (s *Store) RecordDeadLetter(ctx context.Context, d DeadLetter) error {
 			return err
 		}
 		if d.ItemKey != "" {
-			if _, err := endItem(ctx, tx, d.RunID, d.ItemKey, itemDead); err != nil {
+			if err := endItem(ctx, tx, d.RunID, d.ItemKey, itemDead); err != nil {
 				return err
 			}
 		} else {

@@ -8,15 +8,25 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/adsync/adsync/internal/batcher"
 )
 
 // Store is adsync's PostgreSQL database.
 type Store struct {
 	pool *pgxpool.Pool
+	// saves group-commits SaveCampaign calls; nil when each commits alone.
+	saves *batcher.Batcher[SavedCampaign]
 }
 
-// Open connects to the database at url and checks that it answers.
+// Open connects to the database at url with DefaultOptions and checks that
+// it answers.
 func Open(ctx context.Context, url string) (*Store, error) {
+	return OpenWith(ctx, url, DefaultOptions())
+}
+
+// OpenWith is Open with explicit Options.
+func OpenWith(ctx context.Context, url string, o Options) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("store: parse DATABASE_URL: %w", sanitize(err))
@@ -29,11 +39,17 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("store: PostgreSQL at %s:%d is not reachable: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, sanitize(err))
 	}
-	return &Store{pool: pool}, nil
+	return newStore(pool, o), nil
 }
 
-// Close releases the connections.
-func (s *Store) Close() { s.pool.Close() }
+// Close writes the saved campaigns still waiting for their batch, then
+// releases the connections. Close it after the tasks that save have ended.
+func (s *Store) Close() {
+	if s.saves != nil {
+		s.saves.Close()
+	}
+	s.pool.Close()
+}
 
 // Ping reports whether the database answers, for readiness checks.
 func (s *Store) Ping(ctx context.Context) error {

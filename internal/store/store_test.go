@@ -16,14 +16,7 @@ import (
 
 func setup(t *testing.T) *Store {
 	t.Helper()
-	t.Parallel()
-	url := testenv.DatabaseURL(t)
-	ctx := context.Background()
-	require.NoError(t, Migrate(ctx, url))
-	st, err := Open(ctx, url)
-	require.NoError(t, err)
-	t.Cleanup(st.Close)
-	return st
+	return setupWith(t, DefaultOptions())
 }
 
 func items(page, n int) []Item {

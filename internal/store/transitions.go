@@ -44,7 +44,7 @@ func endPage(ctx context.Context, tx pgx.Tx, runID int64, page int, next string,
 		}
 	}
 	if prev == pageFailed && next == pageDone {
-		if err := resolveDeadLetters(ctx, tx, runID, &page, nil); err != nil {
+		if err := resolvePageDeadLetters(ctx, tx, runID, page); err != nil {
 			return err
 		}
 	}
@@ -55,28 +55,60 @@ func endPage(ctx context.Context, tx pgx.Tx, runID int64, page int, next string,
 }
 
 // endItem moves one item to its final state (saved or dead), with the same
-// rules as endPage. It reports whether the item exists in the run.
-func endItem(ctx context.Context, tx pgx.Tx, runID int64, key, next string) (bool, error) {
-	var prev string
-	err := tx.QueryRow(ctx, `SELECT status FROM sync_run_items WHERE run_id = $1 AND item_key = $2`, runID, key).Scan(&prev)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
+// rules as endPage. The caller holds the run's row lock and settles the run.
+func endItem(ctx context.Context, tx pgx.Tx, runID int64, key, next string) error {
+	_, err := endItems(ctx, tx, next, []int64{runID}, []string{key})
+	return err
+}
+
+// endItems moves the items named by runIDs[i], keys[i] to next (saved or
+// dead) in one statement, with endPage's rules: an item already in that
+// state, or not in the ledger, changes nothing; a dead item saved on replay
+// stops counting as dead and its dead letter is resolved. Each run's
+// counters move once, by the sum of its items' changes. The caller holds the
+// row locks of every run named, so no other transaction moves these items
+// between the read of their state and the update. It returns the runs whose
+// pages and items have now all ended (settle's condition), for the caller
+// to settle: settling only those spares a statement per run of a batch.
+func endItems(ctx context.Context, tx pgx.Tx, next string, runIDs []int64, keys []string) ([]int64, error) {
+	rows, err := tx.Query(ctx, `
+		WITH prev AS (
+			SELECT i.run_id, i.item_key, i.status
+			FROM sync_run_items i
+			JOIN (SELECT DISTINCT run_id, item_key FROM unnest($1::bigint[], $2::text[]) AS u(run_id, item_key)) AS w
+				USING (run_id, item_key)
+			WHERE i.status <> $3::text
+		), moved AS (
+			UPDATE sync_run_items i SET status = $3::text FROM prev
+			WHERE i.run_id = prev.run_id AND i.item_key = prev.item_key
+			RETURNING i.run_id, i.item_key, prev.status AS prev
+		), resolved AS (
+			UPDATE dead_letters d SET resolved_at = now(), updated_at = now() FROM moved m
+			WHERE $3::text = 'saved' AND m.prev = 'dead' AND d.resolved_at IS NULL
+			  AND d.run_id = m.run_id AND d.item_key = m.item_key
+		), deltas AS (
+			SELECT run_id,
+				count(*) FILTER (WHERE $3::text = 'saved') - count(*) FILTER (WHERE prev = 'saved') AS saved,
+				count(*) FILTER (WHERE $3::text = 'dead') - count(*) FILTER (WHERE prev = 'dead') AS dead
+			FROM moved GROUP BY run_id
+		)
+		UPDATE sync_runs r SET campaigns_saved = r.campaigns_saved + d.saved, campaigns_dead = r.campaigns_dead + d.dead
+		FROM deltas d WHERE r.id = d.run_id
+		RETURNING r.id, r.pages_done + r.pages_failed >= r.pages_planned
+			AND r.campaigns_saved + r.campaigns_dead >= r.campaigns_seen`, runIDs, keys, next)
+	if err != nil {
+		return nil, err
 	}
-	if err != nil || prev == next {
-		return err == nil, err
-	}
-	if _, err := tx.Exec(ctx, `UPDATE sync_run_items SET status = $3 WHERE run_id = $1 AND item_key = $2`, runID, key, next); err != nil {
-		return false, err
-	}
-	if prev == itemDead && next == itemSaved {
-		if err := resolveDeadLetters(ctx, tx, runID, nil, &key); err != nil {
-			return false, err
+	var ended []int64
+	var id int64
+	var done bool
+	_, err = pgx.ForEachRow(rows, []any{&id, &done}, func() error {
+		if done {
+			ended = append(ended, id)
 		}
-	}
-	_, err = tx.Exec(ctx, `UPDATE sync_runs SET campaigns_saved = campaigns_saved + $2,
-		campaigns_dead = campaigns_dead + $3 WHERE id = $1`,
-		runID, delta(prev, next, itemSaved), delta(prev, next, itemDead))
-	return true, err
+		return nil
+	})
+	return ended, err
 }
 
 // delta is how a counter of state `of` moves when a row goes prev → next.
@@ -98,10 +130,10 @@ func nullIfFailed(next string, campaigns int) *int {
 	return &campaigns
 }
 
-func resolveDeadLetters(ctx context.Context, tx pgx.Tx, runID int64, page *int, key *string) error {
+// resolvePageDeadLetters marks the dead letters of a failed page resolved
+// once the page succeeds on replay.
+func resolvePageDeadLetters(ctx context.Context, tx pgx.Tx, runID int64, page int) error {
 	_, err := tx.Exec(ctx, `UPDATE dead_letters SET resolved_at = now(), updated_at = now()
-		WHERE run_id = $1 AND resolved_at IS NULL
-		  AND (($2::int IS NOT NULL AND page = $2 AND item_key IS NULL) OR ($3::text IS NOT NULL AND item_key = $3))`,
-		runID, page, key)
+		WHERE run_id = $1 AND page = $2 AND item_key IS NULL AND resolved_at IS NULL`, runID, page)
 	return err
 }

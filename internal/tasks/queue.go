@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/adsync/adsync/internal/store"
 )
@@ -27,32 +28,55 @@ func NewQueue(client *asynq.Client, maxRetry int, timeout time.Duration) *Queue 
 	return &Queue{client: client, maxRetry: maxRetry, timeout: timeout}
 }
 
+// enqueueParallelism bounds the enqueues of one fan-out that are in flight
+// at once. asynq v0.26 has no batch enqueue (each EnqueueContext is one Lua
+// script round trip to Redis), so a page's tasks are pipelined through
+// concurrent calls instead of one round trip after the other.
+const enqueueParallelism = 16
+
+// job is one task to enqueue, with its queue and id.
+type job struct {
+	task      *asynq.Task
+	queue, id string
+}
+
 // EnqueuePages enqueues a fetch-page task for each page of a run.
 func (q *Queue) EnqueuePages(ctx context.Context, runID int64, clientID string, pageSize int, pages []int) error {
-	for _, page := range pages {
+	jobs := make([]job, len(pages))
+	for i, page := range pages {
 		payload, err := json.Marshal(FetchPage{RunID: runID, ClientID: clientID, Page: page, PageSize: pageSize})
 		if err != nil {
 			return fmt.Errorf("tasks: encode page %d of run %d: %w", page, runID, err)
 		}
-		if err := q.enqueue(ctx, asynq.NewTask(TypeFetchPage, payload), QueuePages, FetchPageID(runID, page)); err != nil {
-			return err
-		}
+		jobs[i] = job{asynq.NewTask(TypeFetchPage, payload), QueuePages, FetchPageID(runID, page)}
 	}
-	return nil
+	return q.enqueueAll(ctx, jobs)
 }
 
-// EnqueueSaves enqueues a save task for each item of a page of a run.
+// EnqueueSaves enqueues a save task for each item of a page of a run, many
+// at once.
 func (q *Queue) EnqueueSaves(ctx context.Context, runID int64, clientID string, page int, items []store.Item) error {
-	for _, it := range items {
+	jobs := make([]job, len(items))
+	for i, it := range items {
 		payload, err := json.Marshal(Save{RunID: runID, ClientID: clientID, Page: page, ItemKey: it.Key, Record: it.Record})
 		if err != nil {
 			return fmt.Errorf("tasks: encode item %q of run %d: %w", it.Key, runID, err)
 		}
-		if err := q.enqueue(ctx, asynq.NewTask(TypeSave, payload), QueueSaves, SaveID(runID, it.Key)); err != nil {
-			return err
-		}
+		jobs[i] = job{asynq.NewTask(TypeSave, payload), QueueSaves, SaveID(runID, it.Key)}
 	}
-	return nil
+	return q.enqueueAll(ctx, jobs)
+}
+
+// enqueueAll enqueues jobs with up to enqueueParallelism in flight, and
+// returns the first error. Jobs enqueued before an error stay queued: the
+// caller's retry enqueues the rest, and task ids make the repeats no-ops.
+func (q *Queue) enqueueAll(ctx context.Context, jobs []job) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(enqueueParallelism)
+	for _, j := range jobs {
+		g.Go(func() error { return q.enqueue(ctx, j.task, j.queue, j.id) })
+	}
+	return g.Wait()
 }
 
 // enqueue adds one task; a task with the same id already queued, running or

@@ -49,11 +49,13 @@ type Save struct {
 }
 
 // FetchPageID is the task id of a page of a run: enqueueing the same page of
-// the same run twice is a no-op while the first is queued or running.
-func FetchPageID(runID int64, page int) string { return fmt.Sprintf("run-%d-page-%d", runID, page) }
+// the same run twice is a no-op while the first is queued or running. Ids
+// hold no "-" before the record's key: asynqmon's list cuts ids at the
+// first one.
+func FetchPageID(runID int64, page int) string { return fmt.Sprintf("run%d:page%d", runID, page) }
 
 // SaveID is the task id of one record of a run.
-func SaveID(runID int64, itemKey string) string { return fmt.Sprintf("run-%d-save-%s", runID, itemKey) }
+func SaveID(runID int64, itemKey string) string { return fmt.Sprintf("run%d:save:%s", runID, itemKey) }
 
 // DecodeFetchPage decodes and checks a TypeFetchPage payload.
 func DecodeFetchPage(b []byte) (FetchPage, error) {

@@ -26,38 +26,54 @@ func RedisAddr() string {
 }
 
 // RedisDB leases a Redis database number (1..15) for the duration of the
-// test, flushes it before and after, and returns its number. Database
-// numbers are leased with SET NX in DB 0 because asynq has no key prefix
-// option: a whole database per test is the only isolation asynq supports.
+// test, flushes it before and after, and returns its number. asynq has no
+// key prefix option, so a whole database per test is the only isolation it
+// supports.
 func RedisDB(t testing.TB) int {
 	t.Helper()
-	ctx := context.Background()
+	db, release, err := LeaseRedisDB(context.Background(), leaseTTL)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	flush(t, db)
+	t.Cleanup(func() {
+		flush(t, db)
+		release()
+	})
+	return db
+}
+
+// LeaseRedisDB takes a Redis database number (1..15) that no test or
+// benchmark holds, for at most ttl, waiting up to five minutes for one to be
+// free. Leases are keys set with SET NX in database 0, so tests of every
+// package and the benchmarks share the numbers without flushing each
+// other's data. release gives the number back.
+func LeaseRedisDB(ctx context.Context, ttl time.Duration) (db int, release func(), err error) {
 	admin := redis.NewClient(&redis.Options{Addr: RedisAddr(), DB: 0})
-	t.Cleanup(func() { _ = admin.Close() })
 	if err := admin.Ping(ctx).Err(); err != nil {
-		t.Fatalf("testenv: Redis at %s is not reachable: %v", RedisAddr(), err)
+		_ = admin.Close()
+		return 0, nil, fmt.Errorf("redis at %s is not reachable: %w", RedisAddr(), err)
 	}
 	token := fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano())
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
 		for db := 1; db < redisDBs; db++ {
 			key := fmt.Sprintf("adsync:testenv:redisdb:%d", db)
-			ok, err := admin.SetNX(ctx, key, token, leaseTTL).Result()
+			ok, err := admin.SetNX(ctx, key, token, ttl).Result()
 			if err != nil {
-				t.Fatalf("testenv: lease Redis DB: %v", err)
+				_ = admin.Close()
+				return 0, nil, fmt.Errorf("lease Redis DB: %w", err)
 			}
-			if !ok {
-				continue
+			if ok {
+				return db, func() {
+					_ = admin.Del(context.Background(), key).Err()
+					_ = admin.Close()
+				}, nil
 			}
-			flush(t, db)
-			t.Cleanup(func() {
-				flush(t, db)
-				_ = admin.Del(context.Background(), key).Err()
-			})
-			return db
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("testenv: no free Redis database after waiting 5 minutes")
+			_ = admin.Close()
+			return 0, nil, fmt.Errorf("no free Redis database after waiting 5 minutes")
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

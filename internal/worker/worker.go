@@ -1,6 +1,7 @@
 // Package worker assembles one worker process: the asynq server running the
-// pipeline's handlers under the shared rate budget. Scaling out is starting
-// more of these, on any machine that reaches the same Redis and PostgreSQL.
+// pipeline's handlers under the shared rate budget, and the ops server
+// (health, readiness, metrics, asynqmon). Scaling out is starting more of
+// these, on any machine that reaches the same Redis and PostgreSQL.
 package worker
 
 import (
@@ -13,20 +14,27 @@ import (
 
 	"github.com/adsync/adsync/internal/config"
 	"github.com/adsync/adsync/internal/logging"
+	"github.com/adsync/adsync/internal/metrics"
 	"github.com/adsync/adsync/internal/pipeline"
 	"github.com/adsync/adsync/internal/tasks"
 	"github.com/adsync/adsync/internal/wiring"
 )
 
+// opsShutdownTimeout bounds the ops server's shutdown, after the asynq
+// server has stopped.
+const opsShutdownTimeout = 5 * time.Second
+
 // Run runs a worker until ctx ends, then stops taking tasks and lets
 // in-flight ones finish (up to SHUTDOWN_TIMEOUT); unstarted tasks stay
-// queued for the other workers.
+// queued for the other workers. The ops server on HTTP_ADDR starts first
+// and stops last, so health, metrics and asynqmon stay up while in-flight
+// tasks finish.
 func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	clients, err := cfg.Clients()
 	if err != nil {
 		return err
 	}
-	_, rdb, err := wiring.Redis(ctx, cfg)
+	redisOpt, rdb, err := wiring.Redis(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -36,11 +44,15 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer st.Close()
-	lim, err := wiring.Limiter(rdb, cfg, cfg.RateWaitInPlace, nil)
+	m := metrics.New(metrics.Options{
+		Queues: asynq.NewInspectorFromRedisClient(rdb), Runs: st,
+		RecentRuns: max(metrics.DefaultRecentRuns, 4*len(clients)), Logger: log,
+	})
+	lim, err := wiring.Limiter(rdb, cfg, cfg.RateWaitInPlace, m)
 	if err != nil {
 		return err
 	}
-	pc, err := wiring.Platform(cfg, clients, lim, nil, log)
+	pc, err := wiring.Platform(cfg, clients, lim, m, log)
 	if err != nil {
 		return err
 	}
@@ -48,28 +60,36 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	queue := tasks.NewQueue(client, cfg.TaskMaxRetry, TaskTimeout(cfg))
 	handlers := pipeline.New(pipeline.Options{
 		Platform: pc, Store: st, Queue: queue, SyncCall: cfg.SyncCall,
-		RequeueLead: cfg.RateWaitInPlace / 2, Logger: log,
+		RequeueLead: cfg.RateWaitInPlace / 2, Logger: log, Metrics: m,
 	})
 	mux := asynq.NewServeMux()
 	handlers.Register(mux)
 
+	opsSrv, err := startOps(cfg, redisOpt, rdb, st, m, log)
+	if err != nil {
+		return err
+	}
 	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
 		Concurrency:              cfg.WorkerConcurrency,
 		Queues:                   tasks.QueueWeights,
 		IsFailure:                pipeline.IsFailure,
 		RetryDelayFunc:           pipeline.RetryDelay(cfg.RetryBackoffMin, cfg.RetryBackoffMax),
 		DelayedTaskCheckInterval: cfg.QueuePollInterval,
+		TaskCheckInterval:        cfg.QueuePollInterval,
 		ShutdownTimeout:          cfg.ShutdownTimeout,
 		Logger:                   logging.Asynq{L: log},
 		LogLevel:                 asynq.WarnLevel,
 	})
 	if err := srv.Start(mux); err != nil {
-		return fmt.Errorf("start asynq server: %w", err)
+		return stopOps(opsSrv, log, fmt.Errorf("start asynq server: %w", err))
 	}
 	log.Info("worker started", "concurrency", cfg.WorkerConcurrency, "clients", len(clients), "config", cfg.String())
 	<-ctx.Done()
 	log.Info("worker stopping: finishing in-flight tasks", "timeout", cfg.ShutdownTimeout)
 	srv.Shutdown()
+	if err := stopOps(opsSrv, log, nil); err != nil {
+		return err
+	}
 	log.Info("worker stopped")
 	return nil
 }
