@@ -23,6 +23,7 @@ import (
 	"github.com/adsync/adsync/bench/benchkit"
 	"github.com/adsync/adsync/internal/mock"
 	"github.com/adsync/adsync/internal/store"
+	"github.com/adsync/adsync/internal/testenv"
 )
 
 func main() {
@@ -49,7 +50,14 @@ func run() error {
 	window := time.Minute / time.Duration(scale)
 	scaled := func(d time.Duration) string { return (d / time.Duration(scale)).String() }
 
-	env, err := benchkit.Fresh(ctx, 13, "adsync_bench_ratelimit")
+	// The Redis database is leased like the tests' ones, so a test running
+	// meanwhile never flushes the benchmark's queues.
+	redisDB, release, err := testenv.LeaseRedisDB(ctx, 2*time.Hour)
+	if err != nil {
+		return err
+	}
+	defer release()
+	env, err := benchkit.Fresh(ctx, redisDB, "adsync_bench_ratelimit")
 	if err != nil {
 		return err
 	}

@@ -9,10 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
 
 	"github.com/adsync/adsync/internal/enqueuer"
 	"github.com/adsync/adsync/internal/store"
+	"github.com/adsync/adsync/internal/tasks"
 	"github.com/adsync/adsync/internal/testenv"
 )
 
@@ -175,4 +177,37 @@ func TestOverlappingSchedulesNeverRunAClientTwice(t *testing.T) {
 		require.NotNil(t, older.FinishedAt, "run %d", older.ID)
 		require.False(t, newer.StartedAt.Before(*older.FinishedAt), "run %d started before run %d ended", newer.ID, older.ID)
 	}
+}
+
+// A task that asynq archived while the ledger still counts it pending (its
+// worker died on the last attempt) is found by resume and recorded as a dead
+// letter, so the run ends instead of blocking its client forever.
+func TestResumeRecordsTasksArchivedBehindTheLedgersBack(t *testing.T) {
+	mc := mockConfig()
+	mc.Campaigns = 5
+	mc.FailEvery, mc.HangPercent = 0, 0
+	b := setup(t, mc, []string{"acme"}, map[string]string{"SYNC_CALL": "false"})
+	run, err := b.store.CreateRun(context.Background(), "acme")
+	require.NoError(t, err)
+	// Page 1 is fetched and recorded, but one of its save tasks is archived
+	// directly, as asynq's recoverer does after a crash on the last retry.
+	items := []store.Item{{Key: "campaign_1", Record: []byte(`{"id":"campaign_1"}`)}}
+	_, err = b.store.RecordPage(context.Background(), store.FetchedPage{RunID: run.ID, Page: 1, Items: items})
+	require.NoError(t, err)
+	aq := asynq.NewClientFromRedisClient(b.rdb)
+	_, err = aq.Enqueue(asynq.NewTask(tasks.TypeSave, []byte(fmt.Sprintf(`{"run_id":%d}`, run.ID))), asynq.Queue(tasks.QueueSaves),
+		asynq.TaskID(tasks.SaveID(run.ID, "campaign_1")))
+	require.NoError(t, err)
+	require.NoError(t, asynq.NewInspectorFromRedisClient(b.rdb).ArchiveTask(tasks.QueueSaves, tasks.SaveID(run.ID, "campaign_1")))
+
+	resumed, err := b.planner(t).Resume(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 1, resumed[0].Archived)
+	got, err := b.store.Run(context.Background(), run.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusDoneWithFailures, got.Status)
+	dead, err := b.store.DeadLetters(context.Background(), run.ID)
+	require.NoError(t, err)
+	require.Len(t, dead, 1)
+	require.Equal(t, "campaign_1", dead[0].ItemKey)
 }

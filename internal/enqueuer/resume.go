@@ -19,7 +19,8 @@ func resumeCmd(ctx context.Context, e *env, args []string) (int, error) {
 		return 0, err
 	}
 	for _, r := range resumed {
-		fmt.Fprintf(e.stdout, "run %d client=%s re-enqueued pages=%d records=%d\n", r.RunID, r.ClientID, r.Pages, r.Items)
+		fmt.Fprintf(e.stdout, "run %d client=%s re-enqueued pages=%d records=%d; archived tasks recorded as dead letters=%d\n",
+			r.RunID, r.ClientID, r.Pages, r.Items, r.Archived)
 	}
 	if len(resumed) == 0 {
 		fmt.Fprintln(e.stdout, "no running runs")

@@ -11,8 +11,10 @@ import (
 // scheduleCmd starts runs of every configured client every DURATION until
 // stopped. A client whose previous run is still going is skipped and logged
 // (the ledger refuses a second running run), so schedules never overlap.
-// Each tick also resumes the unfinished runs from the ledger when Redis lost
-// its queues (see planner.Start). A plain ticker is enough here: the
+// Each tick first reconciles the running runs with the queues (see
+// planner.Resume): work lost with Redis is enqueued again, and a task asynq
+// archived behind the ledger's back is recorded, so no run stays running
+// forever and blocks its client's next sync. A plain ticker is enough here: the
 // work of a tick is idempotent, and running two schedulers is safe because
 // PostgreSQL, not this process, decides which run may start.
 func scheduleCmd(ctx context.Context, e *env, args []string) (int, error) {
@@ -49,6 +51,9 @@ func scheduleCmd(ctx context.Context, e *env, args []string) (int, error) {
 }
 
 func scheduleTick(ctx context.Context, e *env, pl *planner.Planner, ids []string) error {
+	if _, err := pl.Resume(ctx); err != nil {
+		return err
+	}
 	started, err := pl.Start(ctx, ids)
 	for _, s := range started {
 		if s.Skipped {

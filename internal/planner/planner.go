@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/adsync/adsync/internal/store"
@@ -20,17 +21,19 @@ import (
 
 // Planner starts and resumes runs.
 type Planner struct {
-	store    *store.Store
-	queue    *tasks.Queue
-	rdb      redis.UniversalClient
-	pageSize int
-	log      *slog.Logger
+	store     *store.Store
+	queue     *tasks.Queue
+	rdb       redis.UniversalClient
+	inspector *asynq.Inspector
+	pageSize  int
+	log       *slog.Logger
 }
 
 // New builds a Planner; rdb is the Redis holding the queues, pageSize is
 // PAGE_SIZE.
 func New(st *store.Store, q *tasks.Queue, rdb redis.UniversalClient, pageSize int, log *slog.Logger) *Planner {
-	return &Planner{store: st, queue: q, rdb: rdb, pageSize: pageSize, log: log}
+	return &Planner{store: st, queue: q, rdb: rdb, inspector: asynq.NewInspectorFromRedisClient(rdb),
+		pageSize: pageSize, log: log}
 }
 
 // Started is the outcome of starting one client's run.
@@ -89,18 +92,24 @@ func (p *Planner) start(ctx context.Context, clientID string) (Started, error) {
 	return Started{ClientID: clientID, RunID: run.ID}, nil
 }
 
-// Resumed says what Resume re-enqueued for one run.
+// Resumed says what Resume did for one run.
 type Resumed struct {
 	RunID    int64
 	ClientID string
-	Pages    int
-	Items    int
+	// Pages and Items are the work re-enqueued because its tasks were gone.
+	Pages int
+	Items int
+	// Archived counts tasks asynq archived without the ledger knowing,
+	// now recorded as dead letters.
+	Archived int
 }
 
-// Resume re-enqueues the unfinished pages and items of every running run,
-// for when Redis lost its queues (a flush, or a restart without
-// persistence). Work still queued is not doubled: task ids make the
-// enqueue a no-op, and the ledger makes a repeated save change nothing.
+// Resume brings every running run's queued work in line with the ledger:
+// the unfinished pages and items whose tasks are gone from Redis (a flush,
+// or a restart without persistence) are enqueued again, and those whose
+// tasks asynq archived behind the ledger's back are recorded as dead
+// letters, so the run can end. Work still queued is left alone, and a
+// repeated save changes nothing, so Resume is safe to run at any time.
 func (p *Planner) Resume(ctx context.Context) ([]Resumed, error) {
 	runs, err := p.store.RunningRuns(ctx)
 	if err != nil {
@@ -112,20 +121,24 @@ func (p *Planner) Resume(ctx context.Context) ([]Resumed, error) {
 		if err != nil {
 			return out, err
 		}
-		if err := p.queue.EnqueuePages(ctx, r.ID, r.ClientID, p.pageSize, u.Pages); err != nil {
+		pages, byPage, archived, err := p.reconcile(ctx, u)
+		if err != nil {
 			return out, err
 		}
-		byPage := map[int][]store.Item{}
-		for _, it := range u.Items {
-			byPage[it.Page] = append(byPage[it.Page], it.Item)
+		if err := p.queue.EnqueuePages(ctx, r.ID, r.ClientID, p.pageSize, pages); err != nil {
+			return out, err
 		}
+		res := Resumed{RunID: r.ID, ClientID: r.ClientID, Pages: len(pages), Archived: archived}
 		for page, items := range byPage {
 			if err := p.queue.EnqueueSaves(ctx, r.ID, r.ClientID, page, items); err != nil {
 				return out, err
 			}
+			res.Items += len(items)
 		}
-		res := Resumed{RunID: r.ID, ClientID: r.ClientID, Pages: len(u.Pages), Items: len(u.Items)}
-		p.log.Info("run resumed", "client", r.ClientID, "run", r.ID, "pages", res.Pages, "items", res.Items)
+		if res.Pages+res.Items+res.Archived > 0 {
+			p.log.Info("run resumed", "client", r.ClientID, "run", r.ID, "pages", res.Pages,
+				"items", res.Items, "archived", res.Archived)
+		}
 		out = append(out, res)
 	}
 	return out, nil
