@@ -6,6 +6,7 @@
 package benchkit
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -62,7 +63,7 @@ func Fresh(ctx context.Context, redisDB int, dbName string) (*Env, error) {
 		DatabaseURL: fmt.Sprintf("postgres://postgres@127.0.0.1:5432/%s?sslmode=disable", dbName),
 		Dir:         dir,
 	}
-	e.Vars = map[string]string{"REDIS_URL": e.RedisURL, "DATABASE_URL": e.DatabaseURL, "LOG_LEVEL": "warn"}
+	e.Vars = map[string]string{"REDIS_URL": e.RedisURL, "DATABASE_URL": e.DatabaseURL, "LOG_LEVEL": cmp.Or(os.Getenv("BENCH_LOG_LEVEL"), "warn")}
 	return e, nil
 }
 

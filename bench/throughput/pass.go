@@ -9,18 +9,15 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/adsync/adsync/bench/benchkit"
 	"github.com/adsync/adsync/internal/store"
+	"github.com/adsync/adsync/internal/testenv"
 )
 
-// Dedicated Redis database number and PostgreSQL database, wiped before each
-// pass.
-const (
-	redisDB = 14
-	dbName  = "adsync_bench"
-)
+// dbName is the bench's PostgreSQL database, dropped and created again
+// before each pass.
+const dbName = "adsync_bench"
 
 // pass is one sync of every client under one write configuration.
 type pass struct {
@@ -33,88 +30,36 @@ type pass struct {
 // and measures it.
 func runPass(ctx context.Context, s settings, p pass) (result, error) {
 	res := result{name: p.name, batch: p.batchSize}
-	release, err := leaseRedisDB(ctx, redisDB)
+	d, err := deploy(ctx, s, p)
+	if d != nil {
+		defer d.close()
+		res.dir = d.env.Dir
+	}
 	if err != nil {
 		return res, err
 	}
-	defer release()
-	env, err := benchkit.Fresh(ctx, redisDB, dbName)
-	if err != nil {
-		return res, err
-	}
-	res.dir = env.Dir
-	if _, err := env.WriteClients(s.clients); err != nil {
-		return res, err
-	}
-	mockAddr, err := benchkit.FreeAddr()
-	if err != nil {
-		return res, err
-	}
-	mockProc, err := env.Start("mockapi", map[string]string{
-		"MOCK_ADDR": mockAddr, "MOCK_CAMPAIGNS": strconv.Itoa(s.campaigns), "MOCK_RATE_LIMIT": "0",
-		"MOCK_FAIL_EVERY": "0", "MOCK_HANG_PERCENT": "0", "MOCK_SYNC_DELAY": "0s",
-	})
-	if err != nil {
-		return res, err
-	}
-	defer mockProc.Stop()
-	platformURL := "http://" + mockAddr
-	if err := benchkit.WaitHTTP(platformURL+"/health", 10*time.Second); err != nil {
-		return res, err
-	}
-	for k, v := range map[string]string{
-		"PLATFORM_URL": platformURL, "PLATFORM_RATE_LIMIT": "1000000", "PLATFORM_RATE_WINDOW": "1s",
-		"PAGE_SIZE": "100", "SYNC_CALL": "true", "HTTP_ADDR": "127.0.0.1:0",
-		"WORKER_CONCURRENCY": s.concurrency, "WRITE_BATCH_SIZE": p.batchSize, "WRITE_BATCH_WAIT": p.batchWait,
-	} {
-		env.Vars[k] = v
-	}
-	if err := store.Migrate(ctx, env.DatabaseURL); err != nil {
-		return res, err
-	}
-	st, err := store.Open(ctx, env.DatabaseURL)
-	if err != nil {
-		return res, err
-	}
-	defer st.Close()
-	db, err := pgx.Connect(ctx, env.DatabaseURL) // the bench's statistics queries
-	if err != nil {
-		return res, err
-	}
-	defer db.Close(ctx)
-
-	workers, err := startWorkers(env, s.workers)
-	stopWorkers := sync.OnceFunc(func() {
-		for _, w := range workers {
-			w.Stop()
-		}
-	})
-	defer stopWorkers()
-	if err != nil {
-		return res, err
-	}
-	before, err := sampleCPU(ctx, db, workers, mockProc)
+	before, err := sampleCPU(ctx, d.db, d.workers, d.mock)
 	if err != nil {
 		return res, err
 	}
 	var stopProfile func() (string, error)
 	if p.profile {
-		if stopProfile, err = startProfile(env.Dir, workers); err != nil {
+		if stopProfile, err = startProfile(d.env.Dir, d.workers); err != nil {
 			return res, err
 		}
 	}
-	enq, err := env.Start("enqueuer", nil, "sync")
+	enq, err := d.env.Start("enqueuer", nil, "sync")
 	if err != nil {
 		return res, err
 	}
 	if err := enq.Wait(); err != nil {
-		return res, fmt.Errorf("enqueuer sync: %w (log in %s)", err, env.Dir)
+		return res, fmt.Errorf("enqueuer sync: %w (log in %s)", err, d.env.Dir)
 	}
-	runs, err := benchkit.WaitRuns(ctx, st, 10*time.Minute)
+	runs, err := benchkit.WaitRuns(ctx, d.st, 10*time.Minute)
 	if err != nil {
 		return res, err
 	}
-	after, err := sampleCPU(ctx, db, workers, mockProc)
+	after, err := sampleCPU(ctx, d.db, d.workers, d.mock)
 	if err != nil {
 		return res, err
 	}
@@ -124,7 +69,7 @@ func runPass(ctx context.Context, s settings, p pass) (result, error) {
 			return res, err
 		}
 	}
-	for _, w := range workers {
+	for _, w := range d.workers {
 		res.rssMB = max(res.rssMB, w.MaxRSSMB())
 	}
 	first, last := runs[0].StartedAt, *runs[0].FinishedAt
@@ -133,9 +78,88 @@ func runPass(ctx context.Context, s settings, p pass) (result, error) {
 		first, last = minTime(first, r.StartedAt), maxTime(last, *r.FinishedAt)
 	}
 	res.wall = last.Sub(first)
-	stopWorkers() // their PostgreSQL backends exit and flush their statistics
-	err = db.QueryRow(ctx, `SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`).Scan(&res.commits)
+	d.stopWorkers() // their PostgreSQL backends exit and flush their statistics
+	err = d.db.QueryRow(ctx, `SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`).Scan(&res.commits)
 	return res, err
+}
+
+// deployment is one pass's running system: the mock, the workers, and the
+// bench's own connections to the database.
+type deployment struct {
+	env         *benchkit.Env
+	mock        *benchkit.Process
+	workers     []*benchkit.Process
+	st          *store.Store // the ledger, read through adsync's store
+	db          *pgx.Conn    // the bench's statistics queries
+	stopWorkers func()
+	closers     []func()
+}
+
+// deploy starts the mock and the workers on a fresh database and a leased,
+// flushed Redis database. On error the deployment returned, if any, holds
+// what was started, for close.
+func deploy(ctx context.Context, s settings, p pass) (*deployment, error) {
+	// Leased like the tests' Redis databases, so that a test running
+	// meanwhile never flushes the bench's queues, nor the bench a test's.
+	redisDB, release, err := testenv.LeaseRedisDB(ctx, time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	d := &deployment{closers: []func(){release}, stopWorkers: func() {}}
+	if d.env, err = benchkit.Fresh(ctx, redisDB, dbName); err != nil {
+		return d, err
+	}
+	if _, err := d.env.WriteClients(s.clients); err != nil {
+		return d, err
+	}
+	mockAddr, err := benchkit.FreeAddr()
+	if err != nil {
+		return d, err
+	}
+	if d.mock, err = d.env.Start("mockapi", map[string]string{
+		"MOCK_ADDR": mockAddr, "MOCK_CAMPAIGNS": strconv.Itoa(s.campaigns), "MOCK_RATE_LIMIT": "0",
+		"MOCK_FAIL_EVERY": "0", "MOCK_HANG_PERCENT": "0", "MOCK_SYNC_DELAY": "0s",
+	}); err != nil {
+		return d, err
+	}
+	d.closers = append(d.closers, d.mock.Stop)
+	platformURL := "http://" + mockAddr
+	if err := benchkit.WaitHTTP(platformURL+"/health", 10*time.Second); err != nil {
+		return d, err
+	}
+	for k, v := range map[string]string{
+		"PLATFORM_URL": platformURL, "PLATFORM_RATE_LIMIT": "1000000", "PLATFORM_RATE_WINDOW": "1s",
+		"PAGE_SIZE": "100", "SYNC_CALL": "true", "HTTP_ADDR": "127.0.0.1:0",
+		"WORKER_CONCURRENCY": s.concurrency, "WRITE_BATCH_SIZE": p.batchSize, "WRITE_BATCH_WAIT": p.batchWait,
+	} {
+		d.env.Vars[k] = v
+	}
+	if err := store.Migrate(ctx, d.env.DatabaseURL); err != nil {
+		return d, err
+	}
+	if d.st, err = store.Open(ctx, d.env.DatabaseURL); err != nil {
+		return d, err
+	}
+	d.closers = append(d.closers, d.st.Close)
+	if d.db, err = pgx.Connect(ctx, d.env.DatabaseURL); err != nil {
+		return d, err
+	}
+	d.closers = append(d.closers, func() { _ = d.db.Close(context.Background()) })
+	d.workers, err = startWorkers(d.env, s.workers)
+	d.stopWorkers = sync.OnceFunc(func() {
+		for _, w := range d.workers {
+			w.Stop()
+		}
+	})
+	d.closers = append(d.closers, d.stopWorkers)
+	return d, err
+}
+
+// close stops what deploy started, last started first.
+func (d *deployment) close() {
+	for i := len(d.closers) - 1; i >= 0; i-- {
+		d.closers[i]()
+	}
 }
 
 // startWorkers starts n worker processes and waits until each has
@@ -149,7 +173,11 @@ func startWorkers(env *benchkit.Env, n int) ([]*benchkit.Process, error) {
 		}
 		procs = append(procs, p)
 	}
-	insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: "127.0.0.1:6379", DB: redisDB})
+	opt, err := asynq.ParseRedisURI(env.RedisURL)
+	if err != nil {
+		return procs, err
+	}
+	insp := asynq.NewInspector(opt)
 	defer insp.Close()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -176,29 +204,4 @@ func maxTime(a, b time.Time) time.Time {
 		return b
 	}
 	return a
-}
-
-// leaseRedisDB takes the lease that internal/testenv gives a test on a Redis
-// database number, waiting while a test holds it, so that `make test`
-// running at the same time never has its database flushed by the bench.
-// The returned function gives the lease back.
-func leaseRedisDB(ctx context.Context, db int) (func(), error) {
-	admin := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", DB: 0})
-	key := fmt.Sprintf("adsync:testenv:redisdb:%d", db) // testenv's lease key
-	deadline := time.Now().Add(5 * time.Minute)
-	for {
-		ok, err := admin.SetNX(ctx, key, "bench-throughput", 30*time.Minute).Result()
-		if err != nil {
-			_ = admin.Close()
-			return nil, fmt.Errorf("lease Redis DB %d: %w", db, err)
-		}
-		if ok {
-			return func() { _ = admin.Del(context.Background(), key).Err(); _ = admin.Close() }, nil
-		}
-		if time.Now().After(deadline) {
-			_ = admin.Close()
-			return nil, fmt.Errorf("redis DB %d stayed leased by a test for 5 minutes", db)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }

@@ -14,7 +14,9 @@ import (
 
 // save validates one record, makes the platform's sync call for it and
 // upserts it. An invalid record is dead-lettered before any request is
-// spent on it.
+// spent on it. The upsert shares a transaction with the saves of concurrent
+// tasks (the store's group commit), and the task succeeds only once that
+// transaction has committed.
 func (h *Handlers) save(ctx context.Context, t *asynq.Task) error {
 	p, err := tasks.DecodeSave(t.Payload())
 	if err != nil {

@@ -42,7 +42,9 @@ func Store(ctx context.Context, cfg config.Config) (*store.Store, error) {
 	if err := store.Migrate(ctx, cfg.DatabaseURL.Reveal()); err != nil {
 		return nil, err
 	}
-	return store.Open(ctx, cfg.DatabaseURL.Reveal())
+	return store.OpenWith(ctx, cfg.DatabaseURL.Reveal(), store.Options{
+		WriteBatchSize: cfg.WriteBatchSize, WriteBatchWait: cfg.WriteBatchWait,
+	})
 }
 
 // Limiter builds the shared per-client rate budget with the given in-place
