@@ -1,7 +1,6 @@
 package chaos
 
 import (
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -112,14 +111,6 @@ func (p *proc) exited() bool {
 	}
 }
 
-// signal sends sig to the process.
-func (p *proc) signal(t testing.TB, sig syscall.Signal) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		t.Fatalf("signal %s to %s: %v", sig, p.name, err)
-	}
-}
-
 // wait waits up to timeout for the process to end and returns its exit
 // code (-1 when it was killed by a signal).
 func (p *proc) wait(t testing.TB, timeout time.Duration) int {
@@ -134,15 +125,7 @@ func (p *proc) wait(t testing.TB, timeout time.Duration) int {
 	return p.exitCode
 }
 
-// kill sends SIGKILL and waits for the process to be gone.
-func (p *proc) kill(t testing.TB) {
-	t.Helper()
-	p.signal(t, syscall.SIGKILL)
-	p.wait(t, 10*time.Second)
-}
-
-// stdout and stderr return what the process has written so far.
-func (p *proc) stdout() string { return readFile(p.stdoutPath) }
+// stderr returns what the process has written to stderr so far.
 func (p *proc) stderr() string { return readFile(p.stderrPath) }
 
 func readFile(path string) string {
