@@ -85,12 +85,12 @@ func run() error {
 		"PLATFORM_RATE_LIMIT":  strconv.Itoa(limit),
 		"PLATFORM_RATE_WINDOW": window.String(),
 		"PLATFORM_TIMEOUT":     scaled(10 * time.Second),
-		"PLATFORM_RATE_MARGIN": getenv("RATE_MARGIN", scaled(3600*time.Millisecond)),
-		"RATE_WAIT_IN_PLACE":   getenv("RATE_WAIT_IN_PLACE", scaled(18*time.Second)),
+		"PLATFORM_RATE_MARGIN": getenv("RATE_MARGIN", scaled(2400*time.Millisecond)),
+		"RATE_WAIT_IN_PLACE":   getenv("RATE_WAIT_IN_PLACE", scaled(90*time.Second)),
 		"QUEUE_POLL_INTERVAL":  getenv("QUEUE_POLL_INTERVAL", scaled(1200*time.Millisecond)),
 		"RETRY_BACKOFF_MIN":    scaled(time.Second),
 		"RETRY_BACKOFF_MAX":    scaled(10 * time.Minute),
-		"WORKER_CONCURRENCY":   getenv("WORKER_CONCURRENCY", "200"),
+		"WORKER_CONCURRENCY":   getenv("WORKER_CONCURRENCY", "600"),
 		"HTTP_ADDR":            "127.0.0.1:0",
 	} {
 		env.Vars[k] = v
