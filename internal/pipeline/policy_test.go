@@ -1,0 +1,68 @@
+package pipeline
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/stretchr/testify/require"
+
+	"github.com/adsync/adsync/internal/campaign"
+	"github.com/adsync/adsync/internal/platform"
+	"github.com/adsync/adsync/internal/ratelimit"
+)
+
+// Each kind of failure gets its asynq outcome from classify: the single
+// place where that policy lives.
+func TestClassify(t *testing.T) {
+	const lead = 100 * time.Millisecond
+	var rq *RequeueError
+
+	err := classify(&ratelimit.NoBudgetError{ClientID: "c", Wait: time.Second}, "c", lead)
+	require.ErrorAs(t, err, &rq)
+	require.Equal(t, 900*time.Millisecond, rq.Delay, "comes back lead early and waits the rest in place")
+	require.False(t, IsFailure(err))
+
+	err = classify(&platform.Error{Kind: platform.KindRateLimited, RetryAfter: 2 * time.Second}, "c", lead)
+	require.ErrorAs(t, err, &rq)
+	require.Equal(t, 1900*time.Millisecond, rq.Delay)
+
+	err = classify(&ratelimit.NoBudgetError{ClientID: "c", Wait: time.Millisecond}, "c", lead)
+	require.ErrorAs(t, err, &rq)
+	require.Equal(t, minRequeue, rq.Delay, "a tiny wait does not spin")
+
+	for _, permanent := range []error{
+		&campaign.InvalidError{Field: "budget", Reason: "is negative"},
+		&platform.Error{Kind: platform.KindPermanent, Status: 400},
+	} {
+		err := classify(permanent, "c", lead)
+		require.ErrorIs(t, err, asynq.SkipRetry, "%v", permanent)
+		require.True(t, IsFailure(err))
+	}
+
+	transient := &platform.Error{Kind: platform.KindTransient, Status: 503}
+	require.Same(t, error(transient), classify(transient, "c", lead))
+	other := errors.New("database is restarting")
+	require.Same(t, other, classify(other, "c", lead), "unknown errors are retried, never dead-lettered at once")
+}
+
+// Failures back off exponentially from min, capped at max, with jitter
+// that never halves the delay more than once; a requeue waits its delay.
+func TestRetryDelay(t *testing.T) {
+	min, max := 100*time.Millisecond, 10*time.Second
+	for n, want := range []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond} {
+		require.Equal(t, want/2, backoff(n, min, max, 0.5))
+		require.Equal(t, want, backoff(n, min, max, 1))
+	}
+	require.Equal(t, max, backoff(20, min, max, 1))
+	require.Equal(t, max, backoff(200, min, max, 1), "no overflow for huge retry counts")
+
+	f := RetryDelay(min, max)
+	for n := range 10 {
+		d := f(n, errors.New("x"), nil)
+		require.GreaterOrEqual(t, d, backoff(n, min, max, 0.5))
+		require.Less(t, d, backoff(n, min, max, 1)+time.Nanosecond)
+	}
+	require.Equal(t, 3*time.Second, f(5, &RequeueError{Delay: 3 * time.Second}, nil))
+}
