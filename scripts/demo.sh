@@ -20,13 +20,19 @@ export PLATFORM_URL=${PLATFORM_URL:-http://$MOCK_ADDR}
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres:postgres@127.0.0.1:5432/adsync?sslmode=disable}
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
 export HTTP_ADDR=${HTTP_ADDR:-127.0.0.1:8080}
-# The platform's durations shrink with the time scale; so must ours.
+# The platform's durations shrink with the time scale; so must ours. The
+# machine's own latencies do not, nor does asynq's whole-second scheduling of
+# requeued tasks: those settings keep a floor (or ceiling) as in
+# bench/ratelimit.
 ms() { echo "$(( $1 / scale ))ms"; }
+atleast() { local v=$(( $1 / scale )); (( v < $2 )) && v=$2; echo "${v}ms"; }
+atmost() { local v=$(( $1 / scale )); (( v > $2 )) && v=$2; echo "${v}ms"; }
 export PLATFORM_RATE_WINDOW=${PLATFORM_RATE_WINDOW:-$(ms 60000)}
 export PLATFORM_TIMEOUT=${PLATFORM_TIMEOUT:-$(ms 10000)}
-export PLATFORM_RATE_MARGIN=${PLATFORM_RATE_MARGIN:-$(ms 2400)}
-export RATE_WAIT_IN_PLACE=${RATE_WAIT_IN_PLACE:-$(ms 90000)}
-export QUEUE_POLL_INTERVAL=${QUEUE_POLL_INTERVAL:-$(ms 1200)}
+export PLATFORM_RATE_MARGIN=${PLATFORM_RATE_MARGIN:-$(atleast 200 40)}
+export RATE_WAIT_IN_PLACE=${RATE_WAIT_IN_PLACE:-$(atleast 2000 1500)}
+export RATE_BOOK_AHEAD=${RATE_BOOK_AHEAD:-$(ms 120000)}
+export QUEUE_POLL_INTERVAL=${QUEUE_POLL_INTERVAL:-$(atmost 1200 100)}
 export RETRY_BACKOFF_MIN=${RETRY_BACKOFF_MIN:-$(ms 60000)}
 export RETRY_BACKOFF_MAX=${RETRY_BACKOFF_MAX:-$(ms 600000)}
 export DEMO_PASSWORD=${DEMO_PASSWORD:-SuperSecret123!}

@@ -32,20 +32,18 @@ func IsFailure(err error) bool {
 	return !errors.As(err, &rq)
 }
 
-// minRequeue keeps a requeued task from spinning when the wait is tiny.
-const minRequeue = 10 * time.Millisecond
-
 // classify maps a handler error to its asynq outcome. It is the single
-// place where that policy lives. lead is how much earlier than the budget
-// frees up a requeued task comes back, so that it is already running and
-// sleeps the last stretch in place instead of arriving late.
+// place where that policy lives. A task without rate budget stays away as
+// long as the limiter says; after a 429, lead is how much earlier than the
+// platform's wait ends the task comes back, so that it is already running
+// and sleeps the last stretch in place instead of arriving late.
 func classify(err error, clientID string, lead time.Duration) error {
 	if err == nil {
 		return nil
 	}
 	var nb *ratelimit.NoBudgetError
 	if errors.As(err, &nb) {
-		return &RequeueError{ClientID: clientID, Delay: max(nb.Wait-lead, minRequeue), Cause: "rate budget spent"}
+		return &RequeueError{ClientID: clientID, Delay: nb.ComeBackIn, Cause: "rate budget spent"}
 	}
 	if errors.Is(err, campaign.ErrInvalid) || errors.Is(err, store.ErrRunNotFound) {
 		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
@@ -57,7 +55,7 @@ func classify(err error, clientID string, lead time.Duration) error {
 		if errors.As(err, &pe) && pe.RetryAfter > 0 {
 			wait = pe.RetryAfter
 		}
-		return &RequeueError{ClientID: clientID, Delay: max(wait-lead, minRequeue), Cause: "platform answered 429"}
+		return &RequeueError{ClientID: clientID, Delay: max(wait-lead, 0), Cause: "platform answered 429"}
 	case platform.KindPermanent:
 		var pe *platform.Error
 		if errors.As(err, &pe) {

@@ -1,12 +1,14 @@
 package pipeline
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
 	"github.com/hibiken/asynq"
 
 	"github.com/adsync/adsync/internal/platform"
+	"github.com/adsync/adsync/internal/ratelimit"
 	"github.com/adsync/adsync/internal/store"
 	"github.com/adsync/adsync/internal/tasks"
 )
@@ -40,7 +42,7 @@ type Options struct {
 	// SyncCall makes the save handler call the platform's per-campaign
 	// sync endpoint before saving (SYNC_CALL).
 	SyncCall bool
-	// RequeueLead is how much earlier than its budget frees up a requeued
+	// RequeueLead is how much earlier than a 429's wait ends a requeued
 	// task returns: half of RATE_WAIT_IN_PLACE is a good value.
 	RequeueLead time.Duration
 	Logger      *slog.Logger
@@ -63,8 +65,19 @@ func New(o Options) *Handlers {
 
 // Register installs the handlers, wrapped in the dead-letter bookkeeping.
 func (h *Handlers) Register(mux *asynq.ServeMux) {
-	mux.HandleFunc(tasks.TypeFetchPage, h.deadLettering(h.fetchPage))
-	mux.HandleFunc(tasks.TypeSave, h.deadLettering(h.save))
+	mux.HandleFunc(tasks.TypeFetchPage, h.deadLettering(holding(h.fetchPage)))
+	mux.HandleFunc(tasks.TypeSave, h.deadLettering(holding(h.save)))
+}
+
+// holding names the task as the rate-limit ticket holder, so that a task
+// sent back to the queue for budget keeps its booked slot when it returns.
+func holding(next asynq.HandlerFunc) asynq.HandlerFunc {
+	return func(ctx context.Context, t *asynq.Task) error {
+		if id, ok := asynq.GetTaskID(ctx); ok {
+			ctx = ratelimit.WithHolder(ctx, id)
+		}
+		return next(ctx, t)
+	}
 }
 
 type noMetrics struct{}

@@ -19,18 +19,18 @@ func TestClassify(t *testing.T) {
 	const lead = 100 * time.Millisecond
 	var rq *RequeueError
 
-	err := classify(&ratelimit.NoBudgetError{ClientID: "c", Wait: time.Second}, "c", lead)
+	err := classify(&ratelimit.NoBudgetError{ClientID: "c", Wait: time.Second, ComeBackIn: 800 * time.Millisecond}, "c", lead)
 	require.ErrorAs(t, err, &rq)
-	require.Equal(t, 900*time.Millisecond, rq.Delay, "comes back lead early and waits the rest in place")
+	require.Equal(t, 800*time.Millisecond, rq.Delay, "stays away as long as the limiter says")
 	require.False(t, IsFailure(err))
 
 	err = classify(&platform.Error{Kind: platform.KindRateLimited, RetryAfter: 2 * time.Second}, "c", lead)
 	require.ErrorAs(t, err, &rq)
-	require.Equal(t, 1900*time.Millisecond, rq.Delay)
+	require.Equal(t, 1900*time.Millisecond, rq.Delay, "comes back lead early and waits the rest in place")
 
-	err = classify(&ratelimit.NoBudgetError{ClientID: "c", Wait: time.Millisecond}, "c", lead)
+	err = classify(&platform.Error{Kind: platform.KindRateLimited, RetryAfter: 50 * time.Millisecond}, "c", lead)
 	require.ErrorAs(t, err, &rq)
-	require.Equal(t, minRequeue, rq.Delay, "a tiny wait does not spin")
+	require.Zero(t, rq.Delay, "a wait shorter than the lead is no wait")
 
 	for _, permanent := range []error{
 		&campaign.InvalidError{Field: "budget", Reason: "is negative"},

@@ -20,9 +20,22 @@
 //	t = max(now, blockedUntil, s_L + span)
 //
 // If t - now <= MaxInPlaceWait the script adds t, possibly in the future,
-// and the caller waits t - now before sending. Otherwise it adds nothing and
-// reports the wait, so the caller can put its task back in the queue rather
-// than hold a worker slot.
+// and the caller waits t - now before sending. Otherwise the caller is sent
+// away, so it can put its task back in the queue rather than hold a worker
+// slot; whether t is booked for it then is the subject of tickets.
+//
+// # Tickets
+//
+// A caller that names itself a holder (WithHolder, in practice a queue task
+// ID) and whose slot is further away than MaxInPlaceWait, but within
+// BookAhead, has the slot booked all the same as its ticket, kept in a
+// third sorted set, and is told to come back shortly before it. On its next
+// Reserve it claims that very slot, unless a block has covered it since. A
+// task that leaves the queue and returns therefore keeps its place in line:
+// whatever was dequeued meanwhile lines up behind it. A ticket is an
+// ordinary stamp, so the exactness argument below is unchanged; a ticket
+// never claimed (its work was cancelled) or claimed too late (see Wait) is a
+// slot spent for nothing, never an extra send.
 //
 // # Why this is exact for a sliding window
 //
@@ -60,8 +73,9 @@
 // stays counted; a script that ran but whose reply was lost and retried
 // books twice. Stamps older than now - span are trimmed at each decision,
 // the stamp set expires one span after its newest stamp (which may be in the
-// future, so the expiry is counted from it rather than from now), and the
-// block key expires when the block ends: an idle client costs nothing.
+// future, so the expiry is counted from it rather than from now), the ticket
+// set with it, and the block key when the block ends: an idle client costs
+// nothing.
 //
 // # Why not a token bucket
 //

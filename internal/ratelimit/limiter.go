@@ -27,8 +27,9 @@ type Limiter struct {
 	// span is Window + Margin in whole microseconds, rounded up so that
 	// the rounding errs towards waiting longer.
 	span int64
-	// maxWait is MaxInPlaceWait in whole microseconds, rounded down.
-	maxWait int64
+	// maxWait and bookAhead are MaxInPlaceWait and BookAhead in whole
+	// microseconds, rounded down.
+	maxWait, bookAhead int64
 }
 
 // New returns a Limiter that keeps its state in rdb. It refuses invalid
@@ -41,27 +42,34 @@ func New(rdb redis.UniversalClient, opts Options) (*Limiter, error) {
 		return nil, err
 	}
 	return &Limiter{
-		rdb:     rdb,
-		opts:    opts,
-		span:    int64((opts.Window + opts.Margin + time.Microsecond - 1) / time.Microsecond),
-		maxWait: opts.MaxInPlaceWait.Microseconds(),
+		rdb:       rdb,
+		opts:      opts,
+		span:      int64((opts.Window + opts.Margin + time.Microsecond - 1) / time.Microsecond),
+		maxWait:   opts.MaxInPlaceWait.Microseconds(),
+		bookAhead: opts.BookAhead.Microseconds(),
 	}, nil
 }
 
 // Reserve books the client's next free send slot if it is at most
 // MaxInPlaceWait away, and returns how long the caller must wait before
-// sending (0: send now). The slot counts against the budget whether or not
-// the caller then sends. If the next slot is further away, Reserve books
-// nothing and returns a *NoBudgetError carrying the wait, so the caller can
-// requeue its work for that long instead of holding a worker.
+// sending (0: send now; negative: the caller's ticket is that late). The
+// slot counts against the budget whether or not the caller then sends.
+//
+// If the next slot is further away, Reserve returns a *NoBudgetError so that
+// the caller can requeue its work instead of holding a worker. When ctx
+// names a holder (WithHolder) and the slot is at most BookAhead away, the
+// slot is booked as that holder's ticket, and the holder's next Reserve
+// claims it: a task that leaves the queue and comes back keeps its place in
+// line instead of racing for a slot again.
 func (l *Limiter) Reserve(ctx context.Context, clientID string) (time.Duration, error) {
 	if clientID == "" {
 		return 0, fmt.Errorf("ratelimit: reserve: %w", ErrEmptyClientID)
 	}
-	stamps, blocked, turns := l.keys(clientID)
-	res, err := reserveScript.Run(ctx, l.rdb, []string{stamps, blocked, turns},
-		l.opts.Limit, l.span, l.maxWait, expirySlack.Milliseconds()).Int64Slice()
-	if err == nil && len(res) != 2 {
+	holder, _ := ctx.Value(holderKey{}).(string)
+	stamps, blocked, tickets := l.keys(clientID)
+	res, err := reserveScript.Run(ctx, l.rdb, []string{stamps, blocked, tickets},
+		l.opts.Limit, l.span, l.maxWait, l.bookAhead, expirySlack.Milliseconds(), holder).Int64Slice()
+	if err == nil && len(res) != 3 {
 		err = fmt.Errorf("unexpected script reply %v", res)
 	}
 	if err != nil {
@@ -69,15 +77,29 @@ func (l *Limiter) Reserve(ctx context.Context, clientID string) (time.Duration, 
 	}
 	wait := time.Duration(res[1]) * time.Microsecond
 	if res[0] == 0 {
+		nb := &NoBudgetError{ClientID: clientID, Wait: wait, Booked: res[2] == 1, ComeBackIn: l.comeBackIn(wait, res[2] == 1)}
 		if l.opts.Observer != nil {
 			l.opts.Observer.NoBudget(clientID, wait)
 		}
-		return 0, &NoBudgetError{ClientID: clientID, Wait: wait}
+		return 0, nb
 	}
 	if l.opts.Observer != nil {
-		l.opts.Observer.Waited(clientID, wait)
+		l.opts.Observer.Waited(clientID, max(wait, 0))
 	}
 	return wait, nil
+}
+
+// comeBackIn is how long a caller sent away should stay away. A ticket
+// holder returns half an in-place wait before its slot, so that a return
+// somewhat late still finds the slot ahead; a caller without a ticket
+// returns when the free slot it saw would be half the booking horizon away,
+// which keeps the line of booked slots from running dry.
+func (l *Limiter) comeBackIn(wait time.Duration, booked bool) time.Duration {
+	early := l.opts.MaxInPlaceWait / 2
+	if !booked && l.opts.BookAhead > l.opts.MaxInPlaceWait {
+		early = l.opts.BookAhead / 2
+	}
+	return max(wait-early, 0)
 }
 
 // Wait reserves a slot for the client and sleeps until it comes, so that
@@ -87,11 +109,11 @@ func (l *Limiter) Reserve(ctx context.Context, clientID string) (time.Duration, 
 // booked slot then stays used, which only errs on the safe side.
 //
 // A slot is only good until Margin/2 after it: a process starved of CPU
-// (or paused) that wakes later than that could put its request in the same
-// window as requests sent on time a window after it, which the margin no
-// longer covers. Such a slot is given up (it stays counted) and Wait books
-// another. With no margin configured there is nothing to measure against
-// and every slot is used.
+// (or paused), or a holder back late for its ticket, could otherwise put
+// its request in the same window as requests sent on time a window after
+// it, which the margin no longer covers. Such a slot is given up (it stays
+// counted) and Wait books another. With no margin configured there is
+// nothing to measure against and every slot is used.
 func (l *Limiter) Wait(ctx context.Context, clientID string) error {
 	for {
 		asked := time.Now()
@@ -159,10 +181,10 @@ func (l *Limiter) BlockedFor(ctx context.Context, clientID string) (time.Duratio
 	return time.Duration(micros) * time.Microsecond, nil
 }
 
-// keys returns the client's stamp set and block key. The client ID is a
-// Redis Cluster hash tag, so both keys live on one node and one script can
-// use them together.
-func (l *Limiter) keys(clientID string) (stamps, blocked, turns string) {
+// keys returns the client's stamp set, block key and ticket set. The
+// client ID is a Redis Cluster hash tag, so all three live on one node and
+// one script can use them together.
+func (l *Limiter) keys(clientID string) (stamps, blocked, tickets string) {
 	base := l.opts.KeyPrefix + "{" + clientID + "}"
-	return base + ":stamps", base + ":blocked", base + ":turns"
+	return base + ":stamps", base + ":blocked", base + ":tickets"
 }

@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -87,30 +88,129 @@ func TestNoBudgetBooksNothing(t *testing.T) {
 	require.Equal(t, s[0]+opts.Window.Microseconds(), s[2], "the refused calls took no slot")
 }
 
-// Callers sent away together are given successive turns: with a limit of 2
-// per span, the first two refused go one span after the booked stamps, the
-// next two a span later, and a turn is never a booking.
-func TestRefusedCallersGetSuccessiveTurns(t *testing.T) {
+// A holder sent away gets a ticket: its slot is booked at once, so the
+// holders sent away together line up one span apart per Limit, and each
+// claims its own slot when it asks again, even if others asked meanwhile.
+func TestHoldersSentAwayKeepTheirPlace(t *testing.T) {
 	t.Parallel()
 	rdb := testenv.Redis(t)
-	opts := Options{Limit: 2, Window: time.Second, MaxInPlaceWait: 50 * time.Millisecond}
+	opts := Options{Limit: 2, Window: time.Second, MaxInPlaceWait: 100 * time.Millisecond, BookAhead: 10 * time.Second}
 	l := newLimiter(t, rdb, opts)
 	for range 2 {
 		_, err := l.Reserve(t.Context(), "c")
 		require.NoError(t, err)
 	}
 	var waits []time.Duration
-	for range 5 {
-		_, err := l.Reserve(t.Context(), "c")
+	for i := range 5 {
+		_, err := l.Reserve(WithHolder(t.Context(), fmt.Sprint("task", i)), "c")
 		var nb *NoBudgetError
 		require.ErrorAs(t, err, &nb)
+		require.True(t, nb.Booked, "holder %d gets a ticket", i)
+		require.Equal(t, nb.Wait-opts.MaxInPlaceWait/2, nb.ComeBackIn, "back half an in-place wait early")
 		waits = append(waits, nb.Wait)
 	}
 	const tolerance = 30 * time.Millisecond
 	for i, want := range []time.Duration{time.Second, time.Second, 2 * time.Second, 2 * time.Second, 3 * time.Second} {
-		require.InDelta(t, float64(want), float64(waits[i]), float64(tolerance), "turn %d: %v", i, waits)
+		require.InDelta(t, float64(want), float64(waits[i]), float64(tolerance), "ticket %d: %v", i, waits)
 	}
-	require.Len(t, stampScores(t, rdb, l, "c"), 2, "turns book nothing")
+	require.Len(t, stampScores(t, rdb, l, "c"), 7, "tickets are bookings")
+
+	// An anonymous caller cannot come back for a ticket: it books nothing
+	// and sees the slot after the last ticket.
+	_, err := l.Reserve(t.Context(), "c")
+	var nb *NoBudgetError
+	require.ErrorAs(t, err, &nb)
+	require.False(t, nb.Booked)
+	require.InDelta(t, float64(3*time.Second), float64(nb.Wait), float64(tolerance))
+
+	// Asking again before its slot is in reach keeps the ticket.
+	_, err = l.Reserve(WithHolder(t.Context(), "task0"), "c")
+	require.ErrorAs(t, err, &nb)
+	require.True(t, nb.Booked)
+	require.InDelta(t, float64(waits[0]), float64(nb.Wait), float64(tolerance), "the same slot")
+	require.Len(t, stampScores(t, rdb, l, "c"), 7, "asking again books nothing new")
+
+	// Within reach, the holder claims its own slot and waits for it.
+	time.Sleep(waits[0] - opts.MaxInPlaceWait/2)
+	d, err := l.Reserve(WithHolder(t.Context(), "task0"), "c")
+	require.NoError(t, err)
+	require.LessOrEqual(t, d, opts.MaxInPlaceWait)
+	require.Len(t, stampScores(t, rdb, l, "c"), 7, "the claim books nothing new")
+	// The ticket is spent: asking again books a new slot at the end.
+	_, err = l.Reserve(WithHolder(t.Context(), "task0"), "c")
+	require.ErrorAs(t, err, &nb)
+	require.Greater(t, nb.Wait, 2*time.Second)
+}
+
+// A holder whose slot lies beyond BookAhead is sent away without a ticket,
+// told to come back when the free slot it saw is half of BookAhead away.
+func TestNoTicketBeyondBookAhead(t *testing.T) {
+	t.Parallel()
+	rdb := testenv.Redis(t)
+	opts := Options{Limit: 1, Window: time.Second, MaxInPlaceWait: 100 * time.Millisecond, BookAhead: 1500 * time.Millisecond}
+	l := newLimiter(t, rdb, opts)
+	ctx := WithHolder(t.Context(), "t")
+	_, err := l.Reserve(t.Context(), "c")
+	require.NoError(t, err)
+	_, err = l.Reserve(WithHolder(t.Context(), "first"), "c")
+	var nb *NoBudgetError
+	require.ErrorAs(t, err, &nb)
+	require.True(t, nb.Booked, "1 s ahead is within BookAhead")
+
+	_, err = l.Reserve(ctx, "c")
+	require.ErrorAs(t, err, &nb)
+	require.False(t, nb.Booked, "2 s ahead is beyond BookAhead")
+	require.Equal(t, nb.Wait-opts.BookAhead/2, nb.ComeBackIn)
+	require.Len(t, stampScores(t, rdb, l, "c"), 2)
+}
+
+// ticketAfterOneSend spends client c's only slot of the window, then has
+// holder "t" ask: it must get a ticket for the next one. It returns the
+// holder's context and the refusal carrying the ticket.
+func ticketAfterOneSend(t *testing.T, l *Limiter) (context.Context, *NoBudgetError) {
+	t.Helper()
+	ctx := WithHolder(t.Context(), "t")
+	_, err := l.Reserve(t.Context(), "c")
+	require.NoError(t, err)
+	_, err = l.Reserve(ctx, "c")
+	var nb *NoBudgetError
+	require.ErrorAs(t, err, &nb)
+	require.True(t, nb.Booked)
+	return ctx, nb
+}
+
+// A block that covers a ticket's slot voids the ticket: the holder's next
+// ask books a slot after the block instead.
+func TestBlockVoidsTicketsItCovers(t *testing.T) {
+	t.Parallel()
+	rdb := testenv.Redis(t)
+	l := newLimiter(t, rdb, Options{Limit: 1, Window: time.Second, MaxInPlaceWait: 100 * time.Millisecond, BookAhead: 10 * time.Second})
+	ctx, nb := ticketAfterOneSend(t, l)
+	require.Less(t, nb.Wait, 1100*time.Millisecond)
+
+	require.NoError(t, l.Block(t.Context(), "c", 5*time.Second))
+	_, err := l.Reserve(ctx, "c")
+	require.ErrorAs(t, err, &nb)
+	require.True(t, nb.Booked)
+	require.Greater(t, nb.Wait, 4900*time.Millisecond, "the new ticket comes after the block")
+}
+
+// A holder back too late for its ticket gives the slot up (it stays
+// counted) rather than send outside the margin, and books another.
+func TestWaitGivesUpATicketClaimedTooLate(t *testing.T) {
+	t.Parallel()
+	rdb := testenv.Redis(t)
+	l := newLimiter(t, rdb, Options{Limit: 1, Window: 200 * time.Millisecond, Margin: 40 * time.Millisecond,
+		MaxInPlaceWait: 50 * time.Millisecond, BookAhead: 5 * time.Second})
+	ctx, nb := ticketAfterOneSend(t, l)
+
+	time.Sleep(nb.Wait + 150*time.Millisecond)
+	err := l.Wait(ctx, "c")
+	require.ErrorAs(t, err, &nb, "the late ticket is not used; the next slot is a span after it")
+	require.True(t, nb.Booked)
+	s := stampScores(t, rdb, l, "c")
+	require.GreaterOrEqual(t, len(s), 2)
+	require.Equal(t, s[len(s)-2]+(240*time.Millisecond).Microseconds(), s[len(s)-1], "the new ticket is a span after the late one")
 }
 
 // A Wait whose context ends while it sleeps returns the context's error,

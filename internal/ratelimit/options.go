@@ -37,6 +37,14 @@ type Options struct {
 	// is refused.
 	MaxInPlaceWait time.Duration
 
+	// BookAhead is the furthest a slot is booked for a caller that leaves
+	// and comes back for it (a holder, see WithHolder), so that its place in
+	// line is kept while it does not hold a worker. A slot booked for a
+	// caller that never returns is wasted, so this bounds the waste when
+	// work is cancelled. Zero, or no more than MaxInPlaceWait, books nothing
+	// ahead; negative is refused.
+	BookAhead time.Duration
+
 	// KeyPrefix starts every Redis key of the limiter. Empty means
 	// DefaultKeyPrefix.
 	KeyPrefix string
@@ -72,6 +80,9 @@ func (o *Options) validate() error {
 	}
 	if o.MaxInPlaceWait < 0 {
 		errs = append(errs, fmt.Errorf("option MaxInPlaceWait must not be negative, got %s", o.MaxInPlaceWait))
+	}
+	if o.BookAhead < 0 {
+		errs = append(errs, fmt.Errorf("option BookAhead must not be negative, got %s", o.BookAhead))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("ratelimit: invalid options: %w", err)

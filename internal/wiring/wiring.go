@@ -53,7 +53,7 @@ func Store(ctx context.Context, cfg config.Config) (*store.Store, error) {
 func Limiter(rdb redis.UniversalClient, cfg config.Config, maxInPlace time.Duration, obs ratelimit.Observer) (*ratelimit.Limiter, error) {
 	return ratelimit.New(rdb, ratelimit.Options{
 		Limit: cfg.RateLimit, Window: cfg.RateWindow, Margin: cfg.RateMargin,
-		MaxInPlaceWait: maxInPlace, Observer: obs,
+		MaxInPlaceWait: maxInPlace, BookAhead: cfg.RateBookAhead, Observer: obs,
 	})
 }
 
