@@ -27,6 +27,7 @@ type Metrics struct {
 	rateWait       prometheus.Histogram
 	rateWaitedSecs *prometheus.CounterVec
 	rateNoBudget   *prometheus.CounterVec
+	rateGaveUp     *prometheus.CounterVec
 
 	saved        *prometheus.CounterVec
 	dead         *prometheus.CounterVec

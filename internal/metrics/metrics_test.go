@@ -60,6 +60,7 @@ func TestEventsCountPerClient(t *testing.T) {
 	m.Waited("acme", 0)
 	m.Waited("acme", 250*time.Millisecond)
 	m.NoBudget("acme", 40*time.Second)
+	m.GaveUp("acme", 30*time.Millisecond)
 
 	f := opstest.Scrape(t, url)
 	acme := map[string]string{"client": "acme"}
@@ -76,6 +77,7 @@ func TestEventsCountPerClient(t *testing.T) {
 	require.Equal(t, 2.0, f.Sum(t, "adsync_ratelimit_wait_seconds", nil))
 	require.InDelta(t, 0.25, f.Sum(t, "adsync_ratelimit_wait_seconds_total", acme), 1e-9)
 	require.Equal(t, 1.0, f.Sum(t, "adsync_ratelimit_no_budget_total", acme))
+	require.Equal(t, 1.0, f.Sum(t, "adsync_ratelimit_slots_given_up_total", acme))
 	require.Contains(t, f, "go_goroutines")
 	require.Contains(t, f, "process_start_time_seconds")
 }

@@ -18,6 +18,9 @@ func (m *Metrics) registerRateLimit() {
 	m.rateNoBudget = m.counter("ratelimit_no_budget_total",
 		"Requests not booked because the client's next free slot was further away than RATE_WAIT_IN_PLACE (the task is requeued), by client.",
 		"client")
+	m.rateGaveUp = m.counter("ratelimit_slots_given_up_total",
+		"Booked slots given up because the request would have gone out later than half of PLATFORM_RATE_MARGIN after them (the margin is too small for this machine, or it is starved of CPU), by client.",
+		"client")
 }
 
 // Waited implements ratelimit.Observer: a send booked after d.
@@ -26,8 +29,13 @@ func (m *Metrics) Waited(clientID string, d time.Duration) {
 	m.rateWaitedSecs.WithLabelValues(clientID).Add(d.Seconds())
 }
 
-// NoBudget implements ratelimit.Observer: nothing booked, the next slot is
-// d away.
+// NoBudget implements ratelimit.Observer: the caller is sent away, its slot
+// is d away.
 func (m *Metrics) NoBudget(clientID string, _ time.Duration) {
 	m.rateNoBudget.WithLabelValues(clientID).Inc()
+}
+
+// GaveUp implements ratelimit.Observer: a slot given up, its caller late.
+func (m *Metrics) GaveUp(clientID string, _ time.Duration) {
+	m.rateGaveUp.WithLabelValues(clientID).Inc()
 }

@@ -128,8 +128,12 @@ func (l *Limiter) Wait(ctx context.Context, clientID string) error {
 		}
 		// The slot lies between asked+d and the reply's arrival+d: measured
 		// from the earlier bound, lateness is never underestimated.
-		if l.opts.Margin == 0 || time.Since(asked)-d <= l.opts.Margin/2 {
+		late := time.Since(asked) - d
+		if l.opts.Margin == 0 || late <= l.opts.Margin/2 {
 			return nil
+		}
+		if l.opts.Observer != nil {
+			l.opts.Observer.GaveUp(clientID, late)
 		}
 	}
 }

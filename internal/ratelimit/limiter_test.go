@@ -200,8 +200,9 @@ func TestBlockVoidsTicketsItCovers(t *testing.T) {
 func TestWaitGivesUpATicketClaimedTooLate(t *testing.T) {
 	t.Parallel()
 	rdb := testenv.Redis(t)
+	obs := &recorder{}
 	l := newLimiter(t, rdb, Options{Limit: 1, Window: 200 * time.Millisecond, Margin: 40 * time.Millisecond,
-		MaxInPlaceWait: 50 * time.Millisecond, BookAhead: 5 * time.Second})
+		MaxInPlaceWait: 50 * time.Millisecond, BookAhead: 5 * time.Second, Observer: obs})
 	ctx, nb := ticketAfterOneSend(t, l)
 
 	time.Sleep(nb.Wait + 150*time.Millisecond)
@@ -211,6 +212,10 @@ func TestWaitGivesUpATicketClaimedTooLate(t *testing.T) {
 	s := stampScores(t, rdb, l, "c")
 	require.GreaterOrEqual(t, len(s), 2)
 	require.Equal(t, s[len(s)-2]+(240*time.Millisecond).Microseconds(), s[len(s)-1], "the new ticket is a span after the late one")
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	require.Len(t, obs.gaveUp, 1, "the observer hears of the slot given up")
+	require.Greater(t, obs.gaveUp[0], 100*time.Millisecond)
 }
 
 // A Wait whose context ends while it sleeps returns the context's error,
@@ -286,6 +291,7 @@ type recorder struct {
 	mu       sync.Mutex
 	waited   []time.Duration
 	noBudget []time.Duration
+	gaveUp   []time.Duration
 	onWaited func(time.Duration)
 }
 
@@ -296,6 +302,12 @@ func (r *recorder) Waited(_ string, d time.Duration) {
 	if r.onWaited != nil {
 		r.onWaited(d)
 	}
+}
+
+func (r *recorder) GaveUp(_ string, late time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.gaveUp = append(r.gaveUp, late)
 }
 
 func (r *recorder) NoBudget(_ string, d time.Duration) {

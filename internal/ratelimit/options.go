@@ -61,9 +61,13 @@ type Observer interface {
 	// Waited is called when a send is booked, with the wait before it may
 	// go (0 when it may go at once).
 	Waited(clientID string, d time.Duration)
-	// NoBudget is called when nothing was booked because the next free slot
-	// is d away, more than MaxInPlaceWait.
+	// NoBudget is called when the caller is sent away because its slot is
+	// d away, more than MaxInPlaceWait.
 	NoBudget(clientID string, d time.Duration)
+	// GaveUp is called when a slot is given up because its caller was late
+	// for it by late, more than half the margin: a sign that the margin is
+	// too small for this machine's latencies, or that it is starved of CPU.
+	GaveUp(clientID string, late time.Duration)
 }
 
 // validate reports every invalid field at once and fills in defaults.
