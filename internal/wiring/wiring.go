@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
@@ -47,13 +46,12 @@ func Store(ctx context.Context, cfg config.Config) (*store.Store, error) {
 	})
 }
 
-// Limiter builds the shared per-client rate budget with the given in-place
-// wait: workers keep it short so a slot is not held, the enqueuer could wait
-// as long as needed.
-func Limiter(rdb redis.UniversalClient, cfg config.Config, maxInPlace time.Duration, obs ratelimit.Observer) (*ratelimit.Limiter, error) {
+// Limiter builds the shared per-client rate budget from the configuration,
+// so that every worker process books against the same limit and window.
+func Limiter(rdb redis.UniversalClient, cfg config.Config, obs ratelimit.Observer) (*ratelimit.Limiter, error) {
 	return ratelimit.New(rdb, ratelimit.Options{
 		Limit: cfg.RateLimit, Window: cfg.RateWindow, Margin: cfg.RateMargin,
-		MaxInPlaceWait: maxInPlace, BookAhead: cfg.RateBookAhead, Observer: obs,
+		MaxInPlaceWait: cfg.RateWaitInPlace, BookAhead: cfg.RateBookAhead, Observer: obs,
 	})
 }
 

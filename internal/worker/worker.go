@@ -48,7 +48,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Queues: asynq.NewInspectorFromRedisClient(rdb), Runs: st,
 		RecentRuns: max(metrics.DefaultRecentRuns, 4*len(clients)), Logger: log,
 	})
-	lim, err := wiring.Limiter(rdb, cfg, cfg.RateWaitInPlace, m)
+	lim, err := wiring.Limiter(rdb, cfg, m)
 	if err != nil {
 		return err
 	}
