@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
@@ -25,6 +26,9 @@ func Redis(ctx context.Context, cfg config.Config) (asynq.RedisConnOpt, redis.Un
 	if err != nil {
 		return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
+	if opt, err = withACLUser(opt, cfg.RedisURL); err != nil {
+		return nil, nil, err
+	}
 	rdb, ok := opt.MakeRedisClient().(redis.UniversalClient)
 	if !ok {
 		return nil, nil, fmt.Errorf("REDIS_URL: unsupported connection type %T", opt)
@@ -34,6 +38,22 @@ func Redis(ctx context.Context, cfg config.Config) (asynq.RedisConnOpt, redis.Un
 		return nil, nil, fmt.Errorf("redis at %s is not reachable: %w", cfg.RedactedRedisURL(), err)
 	}
 	return opt, rdb, nil
+}
+
+// withACLUser sets the user name of redis://user:password@host on opt:
+// asynq.ParseRedisURI keeps only the password, so a Redis with ACL users
+// would otherwise be sent the password for its default user.
+func withACLUser(opt asynq.RedisConnOpt, redisURL string) (asynq.RedisConnOpt, error) {
+	u, err := url.Parse(redisURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	client, ok := opt.(asynq.RedisClientOpt)
+	if !ok || u.User.Username() == "" {
+		return opt, nil
+	}
+	client.Username = u.User.Username()
+	return client, nil
 }
 
 // Store migrates the database and opens it.
