@@ -1,13 +1,18 @@
 // Package logging builds the process's slog logger from LOG_LEVEL and
 // LOG_FORMAT and adapts it to asynq's logger interface, so every line the
-// process writes, asynq's included, has one format.
+// process writes, asynq's included, has one format. Lines logged with the
+// context of an asynq task carry its id and attempt, whichever package
+// logs them.
 package logging
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
+
+	"github.com/hibiken/asynq"
 )
 
 // New returns a logger writing to w in format ("json" or "text") at level
@@ -16,10 +21,37 @@ func New(w io.Writer, level, format string) *slog.Logger {
 	var lv slog.Level
 	_ = lv.UnmarshalText([]byte(strings.ToUpper(level))) // validated by config; the zero value is info
 	opts := &slog.HandlerOptions{Level: lv}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
 	if strings.EqualFold(format, "text") {
-		return slog.New(slog.NewTextHandler(w, opts))
+		h = slog.NewTextHandler(w, opts)
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(taskHandler{h})
+}
+
+// taskHandler adds the task id and attempt to lines logged with the context
+// of an asynq task (slog's ...Context methods), so that everything one task
+// caused, down to each platform request, can be found by its id in the logs
+// and in asynqmon.
+type taskHandler struct{ slog.Handler }
+
+// Handle implements slog.Handler.
+func (h taskHandler) Handle(ctx context.Context, r slog.Record) error {
+	if id, ok := asynq.GetTaskID(ctx); ok {
+		retried, _ := asynq.GetRetryCount(ctx)
+		r = r.Clone()
+		r.AddAttrs(slog.String("task_id", id), slog.Int("attempt", retried+1))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+// WithAttrs implements slog.Handler.
+func (h taskHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return taskHandler{h.Handler.WithAttrs(attrs)}
+}
+
+// WithGroup implements slog.Handler.
+func (h taskHandler) WithGroup(name string) slog.Handler {
+	return taskHandler{h.Handler.WithGroup(name)}
 }
 
 // Asynq adapts a slog logger to asynq.Logger.

@@ -30,7 +30,7 @@ func (h *Handlers) deadLettering(next asynq.HandlerFunc) asynq.HandlerFunc {
 			var rq *RequeueError
 			if errors.As(err, &rq) {
 				h.metrics.Requeued(rq.ClientID, rq.Delay)
-				h.taskLog(ctx, t).Debug("task back in the queue for its client's rate budget",
+				h.taskLog(t).DebugContext(ctx, "task back in the queue for its client's rate budget",
 					"delay", rq.Delay, "cause", rq.Cause)
 				if retried < maxRetry {
 					return err
@@ -50,13 +50,13 @@ func (h *Handlers) deadLettering(next asynq.HandlerFunc) asynq.HandlerFunc {
 
 func (h *Handlers) failed(ctx context.Context, t *asynq.Task, err error, final bool) error {
 	ref := refOf(t.Payload())
-	log := h.taskLog(ctx, t).With("error", err.Error())
+	log := h.taskLog(t).With("error", err.Error())
 	if !final {
-		log.Warn("task failed; will retry")
+		log.WarnContext(ctx, "task failed; will retry")
 		return err
 	}
 	if ref.RunID == 0 {
-		log.Error("task dead-lettered; its payload names no run, so only asynq's archive holds it")
+		log.ErrorContext(ctx, "task dead-lettered; its payload names no run, so only asynq's archive holds it")
 		return err
 	}
 	d := store.DeadLetter{TaskID: taskID(ctx), TaskType: t.Type(), RunID: ref.RunID, ClientID: ref.ClientID,
@@ -68,22 +68,22 @@ func (h *Handlers) failed(ctx context.Context, t *asynq.Task, err error, final b
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if rerr := h.store.RecordDeadLetter(rctx, d); rerr != nil {
-		log.Error("cannot record dead letter; the task will run again", "record_error", rerr.Error())
+		log.ErrorContext(ctx, "cannot record dead letter; the task will run again", "record_error", rerr.Error())
 		return fmt.Errorf("%s (and recording the dead letter failed: %v)", reason(err), rerr)
 	}
 	if d.ItemKey != "" {
 		h.metrics.CampaignDead(ref.ClientID)
 	}
-	log.Error("task dead-lettered", "reason", d.Reason)
+	log.ErrorContext(ctx, "task dead-lettered", "reason", d.Reason)
 	return err
 }
 
-// taskLog is the logger for lines about one task: its client, run, page
-// or campaign, id and attempt.
-func (h *Handlers) taskLog(ctx context.Context, t *asynq.Task) *slog.Logger {
+// taskLog is the logger for lines about one task: its client, run, and
+// page or campaign. Lines logged with the task's context also carry its id
+// and attempt (package logging).
+func (h *Handlers) taskLog(t *asynq.Task) *slog.Logger {
 	ref := refOf(t.Payload())
-	return h.log.With("client", ref.ClientID, "run", ref.RunID, "page", ref.Page, "campaign", ref.ItemKey,
-		"task_id", taskID(ctx), "attempt", attempt(ctx))
+	return h.log.With("client", ref.ClientID, "run", ref.RunID, "page", ref.Page, "campaign", ref.ItemKey)
 }
 
 // reason is the error text without asynq's "skip retry" suffix.

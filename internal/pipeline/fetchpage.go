@@ -21,7 +21,7 @@ func (h *Handlers) fetchPage(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
-	log := h.log.With("client", p.ClientID, "run", p.RunID, "page", p.Page, "task_id", taskID(ctx), "attempt", attempt(ctx))
+	log := h.log.With("client", p.ClientID, "run", p.RunID, "page", p.Page)
 	page, err := h.platform.ListCampaigns(ctx, p.ClientID, p.Page, p.PageSize)
 	if err != nil {
 		return classify(fmt.Errorf("fetch page %d: %w", p.Page, err), p.ClientID, h.lead)
@@ -46,7 +46,7 @@ func (h *Handlers) fetchPage(ctx context.Context, t *asynq.Task) error {
 		return classify(err, p.ClientID, h.lead)
 	}
 	if res.RunEnded {
-		log.Info("page fetched for a run that already ended; nothing to do")
+		log.InfoContext(ctx, "page fetched for a run that already ended; nothing to do")
 		return nil
 	}
 	h.metrics.PageFetched(p.ClientID)
@@ -56,7 +56,7 @@ func (h *Handlers) fetchPage(ctx context.Context, t *asynq.Task) error {
 	if err := h.queue.EnqueuePages(ctx, p.RunID, p.ClientID, p.PageSize, res.PendingPages); err != nil {
 		return err
 	}
-	log.Info("page fetched", "records", len(items), "saves_enqueued", len(res.PendingItems),
+	log.InfoContext(ctx, "page fetched", "records", len(items), "saves_enqueued", len(res.PendingItems),
 		"pages_enqueued", len(res.PendingPages), "has_more", page.Pagination.HasMore)
 	return nil
 }
@@ -64,9 +64,4 @@ func (h *Handlers) fetchPage(ctx context.Context, t *asynq.Task) error {
 func taskID(ctx context.Context) string {
 	id, _ := asynq.GetTaskID(ctx)
 	return id
-}
-
-func attempt(ctx context.Context) int {
-	n, _ := asynq.GetRetryCount(ctx)
-	return n + 1
 }

@@ -40,7 +40,6 @@ func (h *Handlers) save(ctx context.Context, t *asynq.Task) error {
 		return classify(err, p.ClientID, h.lead)
 	}
 	h.metrics.CampaignSaved(p.ClientID)
-	h.log.Debug("campaign saved", "client", p.ClientID, "run", p.RunID, "campaign", c.ID,
-		"task_id", taskID(ctx), "attempt", attempt(ctx))
+	h.log.DebugContext(ctx, "campaign saved", "client", p.ClientID, "run", p.RunID, "campaign", c.ID)
 	return nil
 }

@@ -77,7 +77,7 @@ func (c *Client) call(ctx context.Context, r request, decode func([]byte) error)
 			// Recovered below: token expiry is routine, not a permanent failure.
 			outcome = OutcomeTransient
 		}
-		c.observe(r.clientID, r.endpoint, outcome, time.Since(start))
+		c.observe(ctx, r.clientID, r.endpoint, outcome, time.Since(start))
 		switch {
 		case expired:
 			c.tokens.invalidate(r.clientID, tok)
@@ -195,8 +195,8 @@ func readBody(resp *http.Response, limit int64) ([]byte, error) {
 }
 
 // observe reports one finished request to the log and the Observer.
-func (c *Client) observe(clientID, endpoint string, outcome Outcome, d time.Duration) {
-	c.opts.Logger.Debug("platform request", "client_id", clientID, "endpoint", endpoint,
+func (c *Client) observe(ctx context.Context, clientID, endpoint string, outcome Outcome, d time.Duration) {
+	c.opts.Logger.DebugContext(ctx, "platform request", "client_id", clientID, "endpoint", endpoint,
 		"outcome", string(outcome), "duration", d)
 	if c.opts.Observer != nil {
 		c.opts.Observer.Request(clientID, endpoint, outcome, d)
@@ -207,9 +207,9 @@ func (c *Client) observe(clientID, endpoint string, outcome Outcome, d time.Dura
 // cannot record it, the 429 is still returned to the caller, whose retry
 // will meet the platform's refusal again; the failure is logged.
 func (c *Client) block(ctx context.Context, clientID string, d time.Duration) {
-	c.opts.Logger.Debug("platform rate limited", "client_id", clientID, "retry_after", d)
+	c.opts.Logger.DebugContext(ctx, "platform rate limited", "client_id", clientID, "retry_after", d)
 	if err := c.opts.Limiter.Block(ctx, clientID, d); err != nil {
-		c.opts.Logger.Warn("platform: cannot share rate-limit pause", "client_id", clientID,
+		c.opts.Logger.WarnContext(ctx, "platform: cannot share rate-limit pause", "client_id", clientID,
 			"retry_after", d, "error", err)
 	}
 }

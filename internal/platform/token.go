@@ -144,11 +144,11 @@ func (tc *tokenCache) fetch(ctx context.Context, clientID string, creds Credenti
 		}
 		return err
 	})
-	c.observe(clientID, "auth", err.outcome(), time.Since(start))
+	c.observe(ctx, clientID, "auth", err.outcome(), time.Since(start))
 	if err != nil {
 		return token{}, err
 	}
-	c.opts.Logger.Debug("platform token refreshed", "client_id", clientID,
+	c.opts.Logger.DebugContext(ctx, "platform token refreshed", "client_id", clientID,
 		"refresh_in", tok.refreshAt.Sub(sent))
 	if c.opts.Observer != nil {
 		c.opts.Observer.TokenRefreshed(clientID)
