@@ -10,6 +10,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/adsync/adsync/internal/ratelimit"
 	"github.com/adsync/adsync/internal/store"
 )
 
@@ -38,7 +39,7 @@ func (h *Handlers) deadLettering(next asynq.HandlerFunc) asynq.HandlerFunc {
 				// asynq archives a task that errs on its last attempt
 				// whatever IsFailure says, so the last attempt waits for its
 				// budget in place instead.
-				if werr := sleep(ctx, rq.Delay); werr != nil {
+				if werr := ratelimit.Sleep(ctx, rq.Delay); werr != nil {
 					return werr
 				}
 				continue
@@ -108,15 +109,4 @@ func refOf(payload []byte) taskRef {
 	var r taskRef
 	_ = json.Unmarshal(payload, &r) // a malformed payload leaves the zero ref, handled by the caller
 	return r
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

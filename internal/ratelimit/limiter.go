@@ -122,7 +122,7 @@ func (l *Limiter) Wait(ctx context.Context, clientID string) error {
 			return err
 		}
 		if d > 0 {
-			if err := sleep(ctx, d); err != nil {
+			if err := Sleep(ctx, d); err != nil {
 				return fmt.Errorf("ratelimit: wait for client %q: %w", clientID, err)
 			}
 		}
@@ -138,8 +138,10 @@ func (l *Limiter) Wait(ctx context.Context, clientID string) error {
 	}
 }
 
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
+// Sleep waits d or until ctx ends, whichever comes first: the wait for a
+// rate budget in place, here and in callers that must wait out a budget
+// themselves.
+func Sleep(ctx context.Context, d time.Duration) error {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	select {
