@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -213,16 +212,7 @@ func trimZeros(s string) string {
 }
 
 // syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
+type syncBuffer struct{ testenv.LogBuffer }
 
 // lines returns the lines holding any of the given texts.
 func (s *syncBuffer) lines(texts ...string) string {
@@ -236,12 +226,6 @@ func (s *syncBuffer) lines(texts ...string) string {
 		}
 	}
 	return strings.Join(out, "\n")
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
 }
 
 // mockCatalogue is the mock's ground truth for a client as it is now.

@@ -1,11 +1,10 @@
 package logging_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,26 +15,11 @@ import (
 	"github.com/adsync/adsync/internal/testenv"
 )
 
-// syncBuffer is a bytes.Buffer that the asynq server's goroutines and the
-// test can share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// lines decodes the JSON lines written so far.
-func (b *syncBuffer) lines(t *testing.T) []map[string]any {
+// jsonLines decodes the JSON lines written to b so far.
+func jsonLines(t *testing.T, b *testenv.LogBuffer) []map[string]any {
 	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	var out []map[string]any
-	dec := json.NewDecoder(bytes.NewReader(b.buf.Bytes()))
+	dec := json.NewDecoder(strings.NewReader(b.String()))
 	for dec.More() {
 		var m map[string]any
 		require.NoError(t, dec.Decode(&m))
@@ -48,7 +32,7 @@ func (b *syncBuffer) lines(t *testing.T) []map[string]any {
 // handler fails once and then logs through a logger that knows nothing of
 // the task, as the platform client does.
 func TestLinesLoggedForATaskCarryItsIDAndAttempt(t *testing.T) {
-	var out syncBuffer
+	var out testenv.LogBuffer
 	log := logging.New(&out, "debug", "json").With("component", "test")
 	redis := asynq.RedisClientOpt{Addr: testenv.RedisAddr(), DB: testenv.RedisDB(t)}
 
@@ -73,10 +57,10 @@ func TestLinesLoggedForATaskCarryItsIDAndAttempt(t *testing.T) {
 	require.NoError(t, err)
 	log.InfoContext(t.Context(), "outside any task")
 
-	testenv.WaitFor(t, 30*time.Second, "both attempts logged", func() bool { return len(out.lines(t)) >= 3 })
+	testenv.WaitFor(t, 30*time.Second, "both attempts logged", func() bool { return len(jsonLines(t, &out)) >= 3 })
 	var attempts []any
 	outside := 0
-	for _, l := range out.lines(t) {
+	for _, l := range jsonLines(t, &out) {
 		require.Equal(t, "test", l["component"], "the logger's own attributes are kept")
 		if l["msg"] == "outside any task" {
 			require.NotContains(t, l, "task_id")
