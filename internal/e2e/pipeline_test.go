@@ -11,6 +11,8 @@ import (
 
 	"github.com/adsync/adsync/internal/store"
 	"github.com/adsync/adsync/internal/tasks"
+	"github.com/adsync/adsync/internal/testenv"
+	"github.com/adsync/adsync/internal/worker"
 )
 
 // One client, 100 campaigns, default faults (a 503 on every 5th list
@@ -90,6 +92,31 @@ func TestSameRunTwice(t *testing.T) {
 	recent, err := b.store.RecentRuns(context.Background(), 10)
 	require.NoError(t, err)
 	require.Len(t, recent, 2)
+}
+
+// A page task that runs again after its page was recorded (asynq delivers
+// at least once; a late page's has_more can re-plan a page done meanwhile)
+// spends no rate-limited request on it: the ledger says what is left.
+func TestPageDeliveredAgainIsNotFetchedAgain(t *testing.T) {
+	t.Parallel()
+	mc := mockConfig()
+	mc.Campaigns = 20
+	b := setup(t, mc, []string{"acme"}, nil)
+	b.startWorker(t)
+	runs := b.sync(t, "acme")
+	require.Equal(t, store.StatusDone, runs[0].Status, "reason: %s", runs[0].Reason)
+	counted := b.mock.Stats().Clients["acme"].Counted
+
+	q := tasks.NewQueue(asynq.NewClientFromRedisClient(b.rdb), b.cfg.TaskMaxRetry, worker.TaskTimeout(b.cfg))
+	require.NoError(t, q.EnqueuePages(context.Background(), runs[0].ID, "acme", b.cfg.PageSize, []int{1, 2}))
+	inspector := asynq.NewInspectorFromRedisClient(b.rdb)
+	testenv.WaitFor(t, time.Minute, "both page tasks to run again and complete", func() bool {
+		info, err := inspector.GetQueueInfo(tasks.QueuePages)
+		require.NoError(t, err)
+		return info.Size == 0 && info.Active == 0
+	})
+	require.Equal(t, counted, b.mock.Stats().Clients["acme"].Counted, "requests the platform counted")
+	require.Equal(t, 2, strings.Count(b.logs.String(), "page already recorded"))
 }
 
 // Tokens live 2 s here while the run takes longer: it refreshes and

@@ -29,22 +29,22 @@ func (h *Handlers) deadLettering(next asynq.HandlerFunc) asynq.HandlerFunc {
 			retried, _ := asynq.GetRetryCount(ctx)
 			maxRetry, _ := asynq.GetMaxRetry(ctx)
 			var rq *RequeueError
-			if errors.As(err, &rq) {
-				h.metrics.Requeued(rq.ClientID, rq.Delay)
-				h.taskLog(t).DebugContext(ctx, "task back in the queue for its client's rate budget",
-					"delay", rq.Delay, "cause", rq.Cause)
-				if retried < maxRetry {
+			if !errors.As(err, &rq) {
+				err = h.failed(ctx, t, err, errors.Is(err, asynq.SkipRetry) || retried >= maxRetry)
+				if !errors.As(err, &rq) {
 					return err
 				}
-				// asynq archives a task that errs on its last attempt
-				// whatever IsFailure says, so the last attempt waits for its
-				// budget in place instead.
-				if werr := ratelimit.Sleep(ctx, rq.Delay); werr != nil {
-					return werr
-				}
-				continue
 			}
-			return h.failed(ctx, t, err, errors.Is(err, asynq.SkipRetry) || retried >= maxRetry)
+			h.metrics.Requeued(rq.ClientID, rq.Delay)
+			h.taskLog(t).DebugContext(ctx, "task back in the queue", "delay", rq.Delay, "cause", rq.Cause)
+			if retried < maxRetry {
+				return err
+			}
+			// asynq archives a task that errs on its last attempt whatever
+			// IsFailure says, so the last attempt waits in place instead.
+			if werr := ratelimit.Sleep(ctx, rq.Delay); werr != nil {
+				return werr
+			}
 		}
 	}
 }
@@ -68,8 +68,12 @@ func (h *Handlers) failed(ctx context.Context, t *asynq.Task, err error, final b
 	// The ledger write must not be cut short by the task's own deadline.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if rerr := h.store.RecordDeadLetter(rctx, d); rerr != nil {
-		log.ErrorContext(ctx, "cannot record dead letter; the task will run again", "record_error", rerr.Error())
+	if rerr := h.store.RecordDeadLetter(rctx, d); errors.Is(rerr, store.ErrUnavailable) {
+		log.WarnContext(ctx, "cannot record dead letter yet; the task waits for the database", "record_error", rerr.Error())
+		return &RequeueError{ClientID: ref.ClientID, Delay: h.waits.storeDown, Cause: rerr.Error()}
+	} else if rerr != nil {
+		log.ErrorContext(ctx, "cannot record dead letter; the task runs again if it has retries left, "+
+			"else asynq archives it and `enqueuer resume` records it", "record_error", rerr.Error())
 		return fmt.Errorf("%s (and recording the dead letter failed: %v)", reason(err), rerr)
 	}
 	if d.ItemKey != "" {

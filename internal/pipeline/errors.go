@@ -32,18 +32,32 @@ func IsFailure(err error) bool {
 	return !errors.As(err, &rq)
 }
 
+// waits are the delays of the requeues that classify decides.
+type waits struct {
+	// lead is how much earlier than a 429's wait ends the task comes back,
+	// so that it is already running and sleeps the last stretch in place
+	// instead of arriving late.
+	lead time.Duration
+	// storeDown is how long a task that could not reach the database stays
+	// away before it tries again.
+	storeDown time.Duration
+}
+
 // classify maps a handler error to its asynq outcome. It is the single
 // place where that policy lives. A task without rate budget stays away as
-// long as the limiter says; after a 429, lead is how much earlier than the
-// platform's wait ends the task comes back, so that it is already running
-// and sleeps the last stretch in place instead of arriving late.
-func classify(err error, clientID string, lead time.Duration) error {
+// long as the limiter says. A task that could not reach the database stays
+// away too, without spending a retry: an outage of adsync's own database
+// says nothing about the record, and must not dead-letter it.
+func classify(err error, clientID string, w waits) error {
 	if err == nil {
 		return nil
 	}
 	var nb *ratelimit.NoBudgetError
 	if errors.As(err, &nb) {
 		return &RequeueError{ClientID: clientID, Delay: nb.ComeBackIn, Cause: "rate budget spent"}
+	}
+	if errors.Is(err, store.ErrUnavailable) {
+		return &RequeueError{ClientID: clientID, Delay: w.storeDown, Cause: err.Error()}
 	}
 	if errors.Is(err, campaign.ErrInvalid) || errors.Is(err, store.ErrRunNotFound) {
 		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
@@ -55,7 +69,7 @@ func classify(err error, clientID string, lead time.Duration) error {
 		if errors.As(err, &pe) && pe.RetryAfter > 0 {
 			wait = pe.RetryAfter
 		}
-		return &RequeueError{ClientID: clientID, Delay: max(wait-lead, 0), Cause: "platform answered 429"}
+		return &RequeueError{ClientID: clientID, Delay: max(wait-w.lead, 0), Cause: "platform answered 429"}
 	case platform.KindPermanent:
 		var pe *platform.Error
 		if errors.As(err, &pe) {

@@ -15,16 +15,24 @@ import (
 // save task per pending record, and a fetch task per page it planned. The
 // first page plans the whole run from its total; any page whose has_more
 // shows an unplanned next page plans that one, so campaigns added during a
-// run are not missed.
+// run are not missed. A page the ledger already holds is not fetched again:
+// its task only re-enqueues what the page left pending.
 func (h *Handlers) fetchPage(ctx context.Context, t *asynq.Task) error {
 	p, err := tasks.DecodeFetchPage(t.Payload())
 	if err != nil {
 		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
 	log := h.log.With("client", p.ClientID, "run", p.RunID, "page", p.Page)
+	if res, done, err := h.store.RecordedPage(ctx, p.RunID, p.Page); err != nil {
+		return classify(err, p.ClientID, h.waits)
+	} else if done {
+		log.InfoContext(ctx, "page already recorded; not fetched again", "saves_pending", len(res.PendingItems),
+			"pages_pending", len(res.PendingPages))
+		return h.enqueuePending(ctx, p, res)
+	}
 	page, err := h.platform.ListCampaigns(ctx, p.ClientID, p.Page, p.PageSize)
 	if err != nil {
-		return classify(fmt.Errorf("fetch page %d: %w", p.Page, err), p.ClientID, h.lead)
+		return classify(fmt.Errorf("fetch page %d: %w", p.Page, err), p.ClientID, h.waits)
 	}
 	through := 0
 	if p.Page == 1 {
@@ -43,22 +51,28 @@ func (h *Handlers) fetchPage(ctx context.Context, t *asynq.Task) error {
 	}
 	res, err := h.store.RecordPage(ctx, store.FetchedPage{RunID: p.RunID, Page: p.Page, Items: items, PlanThrough: through})
 	if err != nil {
-		return classify(err, p.ClientID, h.lead)
+		return classify(err, p.ClientID, h.waits)
 	}
 	if res.RunEnded {
 		log.InfoContext(ctx, "page fetched for a run that already ended; nothing to do")
 		return nil
 	}
 	h.metrics.PageFetched(p.ClientID)
-	if err := h.queue.EnqueueSaves(ctx, p.RunID, p.ClientID, p.Page, res.PendingItems); err != nil {
-		return err
-	}
-	if err := h.queue.EnqueuePages(ctx, p.RunID, p.ClientID, p.PageSize, res.PendingPages); err != nil {
+	if err := h.enqueuePending(ctx, p, res); err != nil {
 		return err
 	}
 	log.InfoContext(ctx, "page fetched", "records", len(items), "saves_enqueued", len(res.PendingItems),
 		"pages_enqueued", len(res.PendingPages), "has_more", page.Pagination.HasMore)
 	return nil
+}
+
+// enqueuePending enqueues a save task per pending item of the page and a
+// fetch task per pending page; tasks already queued keep their place.
+func (h *Handlers) enqueuePending(ctx context.Context, p tasks.FetchPage, res store.PageResult) error {
+	if err := h.queue.EnqueueSaves(ctx, p.RunID, p.ClientID, p.Page, res.PendingItems); err != nil {
+		return err
+	}
+	return h.queue.EnqueuePages(ctx, p.RunID, p.ClientID, p.PageSize, res.PendingPages)
 }
 
 func taskID(ctx context.Context) string {

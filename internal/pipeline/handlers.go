@@ -20,7 +20,7 @@ type Handlers struct {
 	store    *store.Store
 	queue    *tasks.Queue
 	syncCall bool
-	lead     time.Duration
+	waits    waits
 	log      *slog.Logger
 	metrics  Metrics
 }
@@ -45,8 +45,12 @@ type Options struct {
 	// RequeueLead is how much earlier than a 429's wait ends a requeued
 	// task returns: half of RATE_WAIT_IN_PLACE is a good value.
 	RequeueLead time.Duration
-	Logger      *slog.Logger
-	Metrics     Metrics
+	// StoreDownWait is how long a task that could not reach the database
+	// stays in the queue before it tries again; such attempts are not
+	// counted against its retries.
+	StoreDownWait time.Duration
+	Logger        *slog.Logger
+	Metrics       Metrics
 }
 
 // New builds the handlers.
@@ -60,7 +64,7 @@ func New(o Options) *Handlers {
 		log = slog.Default()
 	}
 	return &Handlers{platform: o.Platform, store: o.Store, queue: o.Queue, syncCall: o.SyncCall,
-		lead: o.RequeueLead, log: log, metrics: m}
+		waits: waits{lead: o.RequeueLead, storeDown: o.StoreDownWait}, log: log, metrics: m}
 }
 
 // Register installs the handlers, wrapped in the dead-letter bookkeeping.

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -11,24 +12,25 @@ import (
 	"github.com/adsync/adsync/internal/campaign"
 	"github.com/adsync/adsync/internal/platform"
 	"github.com/adsync/adsync/internal/ratelimit"
+	"github.com/adsync/adsync/internal/store"
 )
 
 // Each kind of failure gets its asynq outcome from classify: the single
 // place where that policy lives.
 func TestClassify(t *testing.T) {
-	const lead = 100 * time.Millisecond
+	w := waits{lead: 100 * time.Millisecond, storeDown: 2 * time.Second}
 	var rq *RequeueError
 
-	err := classify(&ratelimit.NoBudgetError{ClientID: "c", Wait: time.Second, ComeBackIn: 800 * time.Millisecond}, "c", lead)
+	err := classify(&ratelimit.NoBudgetError{ClientID: "c", Wait: time.Second, ComeBackIn: 800 * time.Millisecond}, "c", w)
 	require.ErrorAs(t, err, &rq)
 	require.Equal(t, 800*time.Millisecond, rq.Delay, "stays away as long as the limiter says")
 	require.False(t, IsFailure(err))
 
-	err = classify(&platform.Error{Kind: platform.KindRateLimited, RetryAfter: 2 * time.Second}, "c", lead)
+	err = classify(&platform.Error{Kind: platform.KindRateLimited, RetryAfter: 2 * time.Second}, "c", w)
 	require.ErrorAs(t, err, &rq)
 	require.Equal(t, 1900*time.Millisecond, rq.Delay, "comes back lead early and waits the rest in place")
 
-	err = classify(&platform.Error{Kind: platform.KindRateLimited, RetryAfter: 50 * time.Millisecond}, "c", lead)
+	err = classify(&platform.Error{Kind: platform.KindRateLimited, RetryAfter: 50 * time.Millisecond}, "c", w)
 	require.ErrorAs(t, err, &rq)
 	require.Zero(t, rq.Delay, "a wait shorter than the lead is no wait")
 
@@ -36,15 +38,21 @@ func TestClassify(t *testing.T) {
 		&campaign.InvalidError{Field: "budget", Reason: "is negative"},
 		&platform.Error{Kind: platform.KindPermanent, Status: 400},
 	} {
-		err := classify(permanent, "c", lead)
+		err := classify(permanent, "c", w)
 		require.ErrorIs(t, err, asynq.SkipRetry, "%v", permanent)
 		require.True(t, IsFailure(err))
 	}
 
 	transient := &platform.Error{Kind: platform.KindTransient, Status: 503}
-	require.Same(t, error(transient), classify(transient, "c", lead))
-	other := errors.New("database is restarting")
-	require.Same(t, other, classify(other, "c", lead), "unknown errors are retried, never dead-lettered at once")
+	require.Same(t, error(transient), classify(transient, "c", w))
+	down := fmt.Errorf("store: save campaign: %w: dial tcp 127.0.0.1:5432: connect: connection refused", store.ErrUnavailable)
+	err = classify(down, "c", w)
+	require.ErrorAs(t, err, &rq)
+	require.Equal(t, 2*time.Second, rq.Delay, "waits for the database")
+	require.False(t, IsFailure(err), "a database outage spends no retry")
+
+	other := errors.New("something unforeseen")
+	require.Same(t, other, classify(other, "c", w), "unknown errors are retried, never dead-lettered at once")
 }
 
 // Failures back off exponentially from min, capped at max, with jitter

@@ -24,20 +24,20 @@ func (h *Handlers) save(ctx context.Context, t *asynq.Task) error {
 	}
 	c, err := campaign.Parse(p.Record)
 	if err != nil {
-		return classify(err, p.ClientID, h.lead)
+		return classify(err, p.ClientID, h.waits)
 	}
 	var syncedAt *time.Time
 	if h.syncCall {
 		res, err := h.platform.SyncCampaign(ctx, p.ClientID, c.ID)
 		if err != nil {
-			return classify(fmt.Errorf("sync campaign %s: %w", c.ID, err), p.ClientID, h.lead)
+			return classify(fmt.Errorf("sync campaign %s: %w", c.ID, err), p.ClientID, h.waits)
 		}
 		syncedAt = &res.SyncedAt
 	}
 	err = h.store.SaveCampaign(ctx, store.SavedCampaign{RunID: p.RunID, ClientID: p.ClientID, ItemKey: p.ItemKey,
 		Campaign: c, PlatformSyncedAt: syncedAt})
 	if err != nil {
-		return classify(err, p.ClientID, h.lead)
+		return classify(err, p.ClientID, h.waits)
 	}
 	h.metrics.CampaignSaved(p.ClientID)
 	h.log.DebugContext(ctx, "campaign saved", "client", p.ClientID, "run", p.RunID, "campaign", c.ID)

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -72,6 +74,40 @@ func (s *Store) RecordPage(ctx context.Context, p FetchedPage) (PageResult, erro
 		return PageResult{}, fmt.Errorf("store: record page %d of run %d: %w", p.Page, p.RunID, sanitize(err))
 	}
 	return res, nil
+}
+
+// RecordedPage tells whether the page is already recorded as done and, if
+// so, what is still pending after it: its items not yet ended, and the run's
+// pages after it not yet fetched. A page task can run again after its page
+// was recorded (asynq delivers at least once, and a later page's has_more
+// can re-plan a page that was done meanwhile); its caller re-enqueues the
+// leftovers without spending a rate-limited request on the page again.
+func (s *Store) RecordedPage(ctx context.Context, runID int64, page int) (PageResult, bool, error) {
+	var (
+		res  PageResult
+		done bool
+	)
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var status string
+		err := tx.QueryRow(ctx, `SELECT status FROM sync_run_pages WHERE run_id = $1 AND page = $2`,
+			runID, page).Scan(&status)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && status != pageDone) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		done = true
+		if res.PendingPages, err = pendingPages(ctx, tx, runID, page, math.MaxInt32); err != nil {
+			return err
+		}
+		res.PendingItems, err = pendingItems(ctx, tx, runID, page)
+		return err
+	})
+	if err != nil {
+		return PageResult{}, false, fmt.Errorf("store: read page %d of run %d: %w", page, runID, sanitize(err))
+	}
+	return res, done, nil
 }
 
 // planPages adds pages page+1..through to the run's plan; it returns how

@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -64,20 +68,42 @@ func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, s.pool, fn)
 }
 
+// ErrUnavailable marks a failure to reach PostgreSQL, as opposed to a
+// failure of the data: the same work succeeds once the database is back, so
+// the pipeline waits for it instead of spending the task's retries.
+var ErrUnavailable = errors.New("database unavailable")
+
 // sanitize keeps the server's message and code of a PostgreSQL error but
 // drops connection strings that pgconn may echo, which can hold a password.
+// Failures to reach the database are marked ErrUnavailable.
 func sanitize(err error) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
+		if unavailableCode(pgErr.Code) {
+			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
 		return err
 	}
 	var connErr *pgconn.ConnectError
 	if errors.As(err, &connErr) {
-		return errors.New(connErr.Unwrap().Error())
+		return fmt.Errorf("%w: %s", ErrUnavailable, connErr.Unwrap().Error())
 	}
 	var parseErr *pgconn.ParseConfigError
 	if errors.As(err, &parseErr) {
 		return errors.New("malformed connection string")
 	}
+	var netErr net.Error
+	if errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, pgconn.ErrConnClosed) || pgconn.SafeToRetry(err) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
 	return err
+}
+
+// unavailableCode tells the SQLSTATEs of a server that is going away or not
+// yet accepting work: connection exceptions (class 08) and operator
+// intervention (class 57: shutdown, crash shutdown, starting up) other than
+// a cancelled query.
+func unavailableCode(code string) bool {
+	return strings.HasPrefix(code, "08") || (strings.HasPrefix(code, "57") && code != pgerrcode.QueryCanceled)
 }

@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgerrcode"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
 	"github.com/adsync/adsync/internal/campaign"
@@ -104,6 +108,39 @@ func TestRunLifecycleIsExactAndIdempotent(t *testing.T) {
 	require.Equal(t, "10.50", rows[0].Budget)
 }
 
+// A page task that runs again after its page was recorded learns from the
+// ledger what the page left pending, without fetching it.
+func TestRecordedPageTellsWhatIsLeft(t *testing.T) {
+	st := setup(t)
+	ctx := context.Background()
+	run, err := st.CreateRun(ctx, "acme")
+	require.NoError(t, err)
+	_, done, err := st.RecordedPage(ctx, run.ID, 1)
+	require.NoError(t, err)
+	require.False(t, done, "page 1 is planned, not recorded")
+
+	recorded, err := st.RecordPage(ctx, FetchedPage{RunID: run.ID, Page: 1, Items: items(1, 10), PlanThrough: 3})
+	require.NoError(t, err)
+	left, done, err := st.RecordedPage(ctx, run.ID, 1)
+	require.NoError(t, err)
+	require.True(t, done)
+	require.Equal(t, recorded, left)
+
+	require.NoError(t, st.SaveCampaign(ctx, saved(run.ID, "campaign_3")))
+	_, err = st.RecordPage(ctx, FetchedPage{RunID: run.ID, Page: 2, Items: items(2, 10)})
+	require.NoError(t, err)
+	left, done, err = st.RecordedPage(ctx, run.ID, 1)
+	require.NoError(t, err)
+	require.True(t, done)
+	require.Equal(t, []int{3}, left.PendingPages)
+	require.Len(t, left.PendingItems, 9, "campaign_3 is saved")
+	require.NotContains(t, left.PendingItems, items(1, 10)[2])
+
+	_, done, err = st.RecordedPage(ctx, run.ID, 3)
+	require.NoError(t, err)
+	require.False(t, done, "page 3 is planned, not recorded")
+}
+
 // A dead-lettered record ends its run done_with_failures; replayed and
 // saved, the run becomes done and the dead letter resolved.
 func TestDeadLetterAndReplay(t *testing.T) {
@@ -198,4 +235,27 @@ func mustRun(t *testing.T, st *Store, id int64) Run {
 	r, err := st.Run(context.Background(), id)
 	require.NoError(t, err)
 	return r
+}
+
+// Failures to reach the database are ErrUnavailable, so the pipeline waits
+// for it; errors of the data are not.
+func TestUnavailableIsTellable(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close()) // nothing listens there any more
+	_, err = Open(context.Background(), "postgres://adsync:secret-pw@"+addr+"/adsync?connect_timeout=2")
+	require.ErrorIs(t, err, ErrUnavailable)
+	require.NotContains(t, err.Error(), "secret-pw")
+
+	for code, down := range map[string]bool{
+		pgerrcode.AdminShutdown: true, pgerrcode.CannotConnectNow: true, pgerrcode.ConnectionFailure: true,
+		pgerrcode.QueryCanceled: false, pgerrcode.UniqueViolation: false, pgerrcode.NumericValueOutOfRange: false,
+	} {
+		err := sanitize(&pgconn.PgError{Code: code})
+		require.Equal(t, down, errors.Is(err, ErrUnavailable), "SQLSTATE %s", code)
+	}
+	require.ErrorIs(t, sanitize(fmt.Errorf("read: %w", io.ErrUnexpectedEOF)), ErrUnavailable)
+	require.NotErrorIs(t, sanitize(errors.New("no rows in result set")), ErrUnavailable)
 }
