@@ -24,7 +24,7 @@ func (h *Handlers) fetchPage(ctx context.Context, t *asynq.Task) error {
 	}
 	log := h.log.With("client", p.ClientID, "run", p.RunID, "page", p.Page)
 	if res, done, err := h.store.RecordedPage(ctx, p.RunID, p.Page); err != nil {
-		return classify(err, p.ClientID, h.waits)
+		return h.outcome(err, p.ClientID)
 	} else if done {
 		log.InfoContext(ctx, "page already recorded; not fetched again", "saves_pending", len(res.PendingItems),
 			"pages_pending", len(res.PendingPages))
@@ -32,7 +32,7 @@ func (h *Handlers) fetchPage(ctx context.Context, t *asynq.Task) error {
 	}
 	page, err := h.platform.ListCampaigns(ctx, p.ClientID, p.Page, p.PageSize)
 	if err != nil {
-		return classify(fmt.Errorf("fetch page %d: %w", p.Page, err), p.ClientID, h.waits)
+		return h.outcome(fmt.Errorf("fetch page %d: %w", p.Page, err), p.ClientID)
 	}
 	through := 0
 	if p.Page == 1 {
@@ -51,7 +51,7 @@ func (h *Handlers) fetchPage(ctx context.Context, t *asynq.Task) error {
 	}
 	res, err := h.store.RecordPage(ctx, store.FetchedPage{RunID: p.RunID, Page: p.Page, Items: items, PlanThrough: through})
 	if err != nil {
-		return classify(err, p.ClientID, h.waits)
+		return h.outcome(err, p.ClientID)
 	}
 	if res.RunEnded {
 		log.InfoContext(ctx, "page fetched for a run that already ended; nothing to do")

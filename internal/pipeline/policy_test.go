@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/adsync/adsync/internal/platform"
 	"github.com/adsync/adsync/internal/ratelimit"
 	"github.com/adsync/adsync/internal/store"
+	"github.com/adsync/adsync/internal/tasks"
 )
 
 // Each kind of failure gets its asynq outcome from classify: the single
@@ -73,4 +75,27 @@ func TestRetryDelay(t *testing.T) {
 		require.Less(t, d, backoff(n, min, max, 1)+time.Nanosecond)
 	}
 	require.Equal(t, 3*time.Second, f(5, &RequeueError{Delay: 3 * time.Second}, nil))
+}
+
+// Once a task of the process found the database unavailable, save tasks go
+// back to the queue before their sync call for a while: the record could
+// not be stored, and the call would spend the client's rate budget. The
+// handlers have no platform client here, so a sync call would fail the test.
+func TestSaveSpendsNoRequestWhileTheDatabaseIsDown(t *testing.T) {
+	h := New(Options{SyncCall: true, StoreDownWait: 3 * time.Second})
+	record := `{"id":"campaign_1","name":"n","status":"active","budget":1.5,"impressions":1,"clicks":1,` +
+		`"conversions":1,"created_at":"2025-01-02T03:04:05Z"}`
+	payload, err := json.Marshal(tasks.Save{RunID: 1, ClientID: "c", Page: 1, ItemKey: "campaign_1", Record: json.RawMessage(record)})
+	require.NoError(t, err)
+	require.False(t, h.dbOutage.presumed())
+
+	var rq *RequeueError
+	down := fmt.Errorf("store: save: %w: connection refused", store.ErrUnavailable)
+	require.ErrorAs(t, h.outcome(down, "c"), &rq)
+	require.True(t, h.dbOutage.presumed(), "the outage is noted for the other tasks")
+
+	err = h.save(t.Context(), asynq.NewTask(tasks.TypeSave, payload))
+	require.ErrorAs(t, err, &rq)
+	require.Equal(t, 3*time.Second, rq.Delay)
+	require.False(t, IsFailure(err))
 }

@@ -16,7 +16,8 @@ import (
 // upserts it. An invalid record is dead-lettered before any request is
 // spent on it. The upsert shares a transaction with the saves of concurrent
 // tasks (the store's group commit), and the task succeeds only once that
-// transaction has committed.
+// transaction has committed. While the database is presumed down, the
+// task goes back to the queue before spending a request.
 func (h *Handlers) save(ctx context.Context, t *asynq.Task) error {
 	p, err := tasks.DecodeSave(t.Payload())
 	if err != nil {
@@ -24,20 +25,23 @@ func (h *Handlers) save(ctx context.Context, t *asynq.Task) error {
 	}
 	c, err := campaign.Parse(p.Record)
 	if err != nil {
-		return classify(err, p.ClientID, h.waits)
+		return h.outcome(err, p.ClientID)
+	}
+	if h.dbOutage.presumed() {
+		return &RequeueError{ClientID: p.ClientID, Delay: h.waits.storeDown, Cause: "database unavailable moments ago"}
 	}
 	var syncedAt *time.Time
 	if h.syncCall {
 		res, err := h.platform.SyncCampaign(ctx, p.ClientID, c.ID)
 		if err != nil {
-			return classify(fmt.Errorf("sync campaign %s: %w", c.ID, err), p.ClientID, h.waits)
+			return h.outcome(fmt.Errorf("sync campaign %s: %w", c.ID, err), p.ClientID)
 		}
 		syncedAt = &res.SyncedAt
 	}
 	err = h.store.SaveCampaign(ctx, store.SavedCampaign{RunID: p.RunID, ClientID: p.ClientID, ItemKey: p.ItemKey,
 		Campaign: c, PlatformSyncedAt: syncedAt})
 	if err != nil {
-		return classify(err, p.ClientID, h.waits)
+		return h.outcome(err, p.ClientID)
 	}
 	h.metrics.CampaignSaved(p.ClientID)
 	h.log.DebugContext(ctx, "campaign saved", "client", p.ClientID, "run", p.RunID, "campaign", c.ID)
