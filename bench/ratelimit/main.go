@@ -132,6 +132,10 @@ func run() error {
 
 	fmt.Printf("bench-ratelimit: %d clients x %d campaigns, %d workers, time scale %d (window %s), logs in %s\n",
 		clients, campaigns, workers, scale, window, env.Dir)
+	cpuBefore, err := benchkit.ReadMachineCPU()
+	if err != nil {
+		return err
+	}
 	enq, err := env.Start("enqueuer", nil, "sync")
 	if err != nil {
 		return err
@@ -141,11 +145,16 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	cpuAfter, err := benchkit.ReadMachineCPU()
+	if err != nil {
+		return err
+	}
+	machine := cpuAfter.Since(cpuBefore)
 	stats, err := benchkit.MockStats(platformURL)
 	if err != nil {
 		return err
 	}
-	return report(runs, stats.Clients, ids, clients*campaigns, workers, limit, window, 2*time.Second/time.Duration(scale))
+	return report(runs, stats.Clients, ids, clients*campaigns, workers, limit, window, 2*time.Second/time.Duration(scale), machine)
 }
 
 func getenv(name, def string) string {
@@ -186,7 +195,8 @@ type row struct {
 	ratio            float64
 }
 
-func report(runs []store.Run, stats map[string]mock.ClientStats, ids []string, campaigns, workers, limit int, window, service time.Duration) error {
+func report(runs []store.Run, stats map[string]mock.ClientStats, ids []string, campaigns, workers, limit int, window, service time.Duration,
+	machine benchkit.MachineShare) error {
 	byClient := map[string]store.Run{}
 	for _, r := range runs {
 		byClient[r.ClientID] = r
@@ -216,6 +226,8 @@ func report(runs []store.Run, stats map[string]mock.ClientStats, ids []string, c
 		fmt.Fprintf(tw, "%s\t%.2f\t%d\t%.2f\t%.3f\t%d\t%d\t\n", r.client, r.wall.Seconds(), r.counted, r.bound.Seconds(), r.ratio, r.http429, r.saved)
 	}
 	_ = tw.Flush()
+	fmt.Printf("machine CPU during the sync: %.0f%% busy, %.0f%% stolen by the hypervisor "+
+		"(stolen time delays sleeps and requests alike)\n", 100*machine.Busy, 100*machine.Steal)
 	fmt.Printf("RESULT bench=ratelimit clients=%d workers=%d campaigns=%d saved=%d wall_s=%.2f bound_s=%.2f ratio_max=%.3f http429=%d\n",
 		len(ids), workers, campaigns, saved, wallMax.Seconds(), boundMax.Seconds(), ratioMax, http429)
 	return nil

@@ -18,17 +18,17 @@ import (
 const clockTick = 10 * time.Millisecond
 
 // cpuUse is the CPU time each part of the system spent during a pass, and
-// the share of the machine's CPU that was in use.
+// how the machine's CPU was shared.
 type cpuUse struct {
-	busy                           float64
+	machine                        benchkit.MachineShare
 	workers, postgres, redis, mock time.Duration
 }
 
 // cpuSample is a reading of CPU times: per process, and the machine's.
 type cpuSample struct {
-	workers, mock, redis    time.Duration
-	postgres                map[int]time.Duration // per backend serving the bench database
-	machineBusy, machineAll int64
+	workers, mock, redis time.Duration
+	postgres             map[int]time.Duration // per backend serving the bench database
+	machine              benchkit.MachineCPU
 }
 
 // sampleCPU reads the CPU times of the workers, the mock, the Redis server
@@ -56,18 +56,16 @@ func sampleCPU(ctx context.Context, db *pgx.Conn, workers []*benchkit.Process, m
 	for _, pid := range pids {
 		s.postgres[pid] = processCPU(pid)
 	}
-	s.machineBusy, s.machineAll, err = machineCPU()
+	s.machine, err = benchkit.ReadMachineCPU()
 	return s, err
 }
 
 // since is the CPU used between an earlier sample and s.
 func (s cpuSample) since(earlier cpuSample) cpuUse {
-	u := cpuUse{workers: s.workers - earlier.workers, mock: s.mock - earlier.mock, redis: s.redis - earlier.redis}
+	u := cpuUse{workers: s.workers - earlier.workers, mock: s.mock - earlier.mock, redis: s.redis - earlier.redis,
+		machine: s.machine.Since(earlier.machine)}
 	for pid, t := range s.postgres {
 		u.postgres += t - earlier.postgres[pid]
-	}
-	if all := s.machineAll - earlier.machineAll; all > 0 {
-		u.busy = float64(s.machineBusy-earlier.machineBusy) / float64(all)
 	}
 	return u
 }
@@ -103,22 +101,4 @@ func pidsNamed(name string) []int {
 		}
 	}
 	return out
-}
-
-// machineCPU is the machine's busy and total CPU time so far, in ticks,
-// from the first line of /proc/stat.
-func machineCPU() (busy, all int64, err error) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, 0, err
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	for i, f := range strings.Fields(line)[1:] {
-		v, _ := strconv.ParseInt(f, 10, 64)
-		all += v
-		if i != 3 && i != 4 { // idle, iowait
-			busy += v
-		}
-	}
-	return busy, all, nil
 }
