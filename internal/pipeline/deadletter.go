@@ -69,9 +69,8 @@ func (h *Handlers) failed(ctx context.Context, t *asynq.Task, err error, final b
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if rerr := h.store.RecordDeadLetter(rctx, d); errors.Is(rerr, store.ErrUnavailable) {
-		h.dbOutage.seen(h.waits.storeDown)
 		log.WarnContext(ctx, "cannot record dead letter yet; the task waits for the database", "record_error", rerr.Error())
-		return &RequeueError{ClientID: ref.ClientID, Delay: h.waits.storeDown, Cause: rerr.Error()}
+		return h.outcome(rerr, ref.ClientID)
 	} else if rerr != nil {
 		log.ErrorContext(ctx, "cannot record dead letter; the task runs again if it has retries left, "+
 			"else asynq archives it and `enqueuer resume` records it", "record_error", rerr.Error())

@@ -22,7 +22,7 @@ type Handlers struct {
 	syncCall bool
 	waits    waits
 	// dbOutage is shared by the tasks of this process.
-	dbOutage *outage
+	dbOutage outage
 	log      *slog.Logger
 	metrics  Metrics
 }
@@ -66,7 +66,7 @@ func New(o Options) *Handlers {
 		log = slog.Default()
 	}
 	return &Handlers{platform: o.Platform, store: o.Store, queue: o.Queue, syncCall: o.SyncCall,
-		waits: waits{lead: o.RequeueLead, storeDown: o.StoreDownWait}, dbOutage: &outage{}, log: log, metrics: m}
+		waits: waits{lead: o.RequeueLead, storeDown: o.StoreDownWait}, log: log, metrics: m}
 }
 
 // Register installs the handlers, wrapped in the dead-letter bookkeeping.

@@ -28,7 +28,9 @@ func (h *Handlers) save(ctx context.Context, t *asynq.Task) error {
 		return h.outcome(err, p.ClientID)
 	}
 	if h.dbOutage.presumed() {
-		return &RequeueError{ClientID: p.ClientID, Delay: h.waits.storeDown, Cause: "database unavailable moments ago"}
+		// classify, not outcome: a task sent back on a presumption must not
+		// prolong it, or the database would never be tried again.
+		return classify(fmt.Errorf("%w moments ago", store.ErrUnavailable), p.ClientID, h.waits)
 	}
 	var syncedAt *time.Time
 	if h.syncCall {
