@@ -100,7 +100,6 @@ func run() error {
 		"RETRY_BACKOFF_MIN":    scaled(time.Second),
 		"RETRY_BACKOFF_MAX":    scaled(10 * time.Minute),
 		"WORKER_CONCURRENCY":   getenv("WORKER_CONCURRENCY", "600"),
-		"HTTP_ADDR":            "127.0.0.1:0",
 	} {
 		env.Vars[k] = v
 	}
@@ -111,12 +110,18 @@ func run() error {
 		st = nil
 	}
 	var procs []*benchkit.Process
+	var opsAddrs []string
 	for i := 0; i < workers; i++ {
-		p, err := env.Start("worker", nil)
+		addr, err := benchkit.FreeAddr()
+		if err != nil {
+			return err
+		}
+		p, err := env.Start("worker", map[string]string{"HTTP_ADDR": addr})
 		if err != nil {
 			return err
 		}
 		procs = append(procs, p)
+		opsAddrs = append(opsAddrs, addr)
 	}
 	defer func() {
 		for _, p := range procs {
@@ -154,8 +159,18 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	return report(runs, stats.Clients, ids, clients*campaigns, workers, limit, window, 2*time.Second/time.Duration(scale), machine)
+	limiter, err := benchkit.SumCounters(opsAddrs, gaveUp, noBudget)
+	if err != nil {
+		return err
+	}
+	return report(runs, stats.Clients, ids, clients*campaigns, workers, limit, window, 2*time.Second/time.Duration(scale), machine, limiter)
 }
+
+// The workers' limiter counters the bench reports.
+const (
+	gaveUp   = "adsync_ratelimit_slots_given_up_total"
+	noBudget = "adsync_ratelimit_no_budget_total"
+)
 
 func getenv(name, def string) string {
 	if v := os.Getenv(name); v != "" {
@@ -196,7 +211,7 @@ type row struct {
 }
 
 func report(runs []store.Run, stats map[string]mock.ClientStats, ids []string, campaigns, workers, limit int, window, service time.Duration,
-	machine benchkit.MachineShare) error {
+	machine benchkit.MachineShare, limiter map[string]float64) error {
 	byClient := map[string]store.Run{}
 	for _, r := range runs {
 		byClient[r.ClientID] = r
@@ -228,6 +243,8 @@ func report(runs []store.Run, stats map[string]mock.ClientStats, ids []string, c
 	_ = tw.Flush()
 	fmt.Printf("machine CPU during the sync: %.0f%% busy, %.0f%% stolen by the hypervisor "+
 		"(stolen time delays sleeps and requests alike)\n", 100*machine.Busy, 100*machine.Steal)
+	fmt.Printf("limiter: %.0f booked slots given up (sent too late), %.0f sends sent back to the queue for budget\n",
+		limiter[gaveUp], limiter[noBudget])
 	fmt.Printf("RESULT bench=ratelimit clients=%d workers=%d campaigns=%d saved=%d wall_s=%.2f bound_s=%.2f ratio_max=%.3f http429=%d\n",
 		len(ids), workers, campaigns, saved, wallMax.Seconds(), boundMax.Seconds(), ratioMax, http429)
 	return nil

@@ -2,16 +2,19 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/adsync/adsync/internal/ratelimit"
 	"github.com/adsync/adsync/internal/store"
+	"github.com/adsync/adsync/internal/tasks"
 	"github.com/adsync/adsync/internal/testenv"
 )
 
@@ -87,6 +90,64 @@ func TestEmptyBudgetDoesNotDelayOtherClients(t *testing.T) {
 	require.Equal(t, store.StatusDone, big.Status)
 	require.Equal(t, store.StatusDone, small.Status)
 	require.True(t, small.FinishedAt.Before(*big.FinishedAt), "the client with budget should finish first")
+}
+
+// A fetched page's save tasks wait in asynq's schedule, spread at the pace
+// the client's budget can serve their sync calls (L per window plus
+// margin), instead of all queueing at once to cycle through the queue for
+// budget; the run still saves everything within the limit.
+func TestSavesArePacedToTheBudget(t *testing.T) {
+	t.Parallel()
+	mc := mockConfig()
+	mc.FailEvery, mc.HangPercent = 0, 0
+	mc.ClientCampaigns = map[string]int{"paced": 10}
+	// One send per 1.2 s span.
+	b := setup(t, mc, []string{"paced"}, map[string]string{"PAGE_SIZE": "10", "PLATFORM_RATE_LIMIT": "1",
+		"PLATFORM_RATE_WINDOW": "1s", "PLATFORM_RATE_MARGIN": "200ms", "RATE_WAIT_IN_PLACE": "2s"})
+	b.startWorker(t)
+	started, err := b.planner(t).Start(context.Background(), []string{"paced"})
+	require.NoError(t, err)
+	runID := started[0].RunID
+
+	// The i-th save (from 0) is planned 1.2 s·(i+1) after the page, less a
+	// 1 s lead, so the last six wait five seconds or more: they are seen in
+	// the schedule even by a slow poll.
+	insp := asynq.NewInspectorFromRedisClient(b.rdb)
+	at := map[string]time.Time{}
+	testenv.WaitFor(t, time.Minute, "the page's saves in the schedule", func() bool {
+		scheduled, err := insp.ListScheduledTasks(tasks.QueueSaves)
+		if errors.Is(err, asynq.ErrQueueNotFound) {
+			return false
+		}
+		require.NoError(t, err)
+		for _, ti := range scheduled {
+			at[ti.ID] = ti.NextProcessAt
+		}
+		return len(at) >= 6
+	})
+	perSecond := map[int64]int{}
+	var earliest, latest time.Time
+	for _, next := range at {
+		perSecond[next.Unix()]++
+		if earliest.IsZero() || next.Before(earliest) {
+			earliest = next
+		}
+		if next.After(latest) {
+			latest = next
+		}
+	}
+	for second, n := range perSecond {
+		require.Equal(t, 1, n, "%d saves planned in second %d, which serves one", n, second)
+	}
+	// Six or more saves 1.2 s apart; asynq keeps whole seconds.
+	require.GreaterOrEqual(t, latest.Sub(earliest), 5*time.Second)
+
+	runs := b.waitRuns(t, []int64{runID}, time.Minute)
+	require.Equal(t, store.StatusDone, runs[0].Status)
+	require.Equal(t, 10, runs[0].CampaignsSaved)
+	st := b.mock.Stats().Clients["paced"]
+	require.Zero(t, st.RateLimited)
+	require.LessOrEqual(t, st.MaxInWindow, int64(1))
 }
 
 func waitSaved(t *testing.T, b *bundle, runID int64, n int) {

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/hibiken/asynq"
 
@@ -28,7 +29,9 @@ func (h *Handlers) fetchPage(ctx context.Context, t *asynq.Task) error {
 	} else if done {
 		log.InfoContext(ctx, "page already recorded; not fetched again", "saves_pending", len(res.PendingItems),
 			"pages_pending", len(res.PendingPages))
-		return h.enqueuePending(ctx, p, res)
+		// Not paced: its tasks are most likely queued already, and a plan
+		// for them would push the client's later work back for nothing.
+		return h.enqueuePending(ctx, p, res, nil)
 	}
 	page, err := h.platform.ListCampaigns(ctx, p.ClientID, p.Page, p.PageSize)
 	if err != nil {
@@ -58,7 +61,11 @@ func (h *Handlers) fetchPage(ctx context.Context, t *asynq.Task) error {
 		return nil
 	}
 	h.metrics.PageFetched(p.ClientID)
-	if err := h.enqueuePending(ctx, p, res); err != nil {
+	delays, err := h.pace(ctx, p.ClientID, len(res.PendingItems))
+	if err != nil {
+		return h.outcome(err, p.ClientID)
+	}
+	if err := h.enqueuePending(ctx, p, res, delays); err != nil {
 		return err
 	}
 	log.InfoContext(ctx, "page fetched", "records", len(items), "saves_enqueued", len(res.PendingItems),
@@ -66,13 +73,29 @@ func (h *Handlers) fetchPage(ctx context.Context, t *asynq.Task) error {
 	return nil
 }
 
-// enqueuePending enqueues a save task per pending item of the page and a
-// fetch task per pending page; tasks already queued keep their place.
-func (h *Handlers) enqueuePending(ctx context.Context, p tasks.FetchPage, res store.PageResult) error {
-	if err := h.queue.EnqueueSaves(ctx, p.RunID, p.ClientID, p.Page, res.PendingItems); err != nil {
+// enqueuePending enqueues a save task per pending item of the page, each
+// after its delay (nil: at once), and a fetch task per pending page; tasks
+// already queued keep their place.
+func (h *Handlers) enqueuePending(ctx context.Context, p tasks.FetchPage, res store.PageResult, delays []time.Duration) error {
+	if err := h.queue.EnqueueSaves(ctx, p.RunID, p.ClientID, p.Page, res.PendingItems, delays); err != nil {
 		return err
 	}
 	return h.queue.EnqueuePages(ctx, p.RunID, p.ClientID, p.PageSize, res.PendingPages)
+}
+
+// pace plans when n new save tasks of the client should run: at the pace
+// its rate budget can serve their sync calls, so that they do not all
+// queue at once and cycle through the queue for budget. Without sync calls
+// a save spends no budget and runs at once.
+func (h *Handlers) pace(ctx context.Context, clientID string, n int) ([]time.Duration, error) {
+	if !h.syncCall || h.pacer == nil {
+		return nil, nil
+	}
+	delays, err := h.pacer.Pace(ctx, clientID, n)
+	if err != nil {
+		return nil, fmt.Errorf("pace the saves: %w", err)
+	}
+	return delays, nil
 }
 
 func taskID(ctx context.Context) string {

@@ -19,6 +19,7 @@ type Handlers struct {
 	platform *platform.Client
 	store    *store.Store
 	queue    *tasks.Queue
+	pacer    Pacer
 	syncCall bool
 	waits    waits
 	// dbOutage is shared by the tasks of this process.
@@ -36,11 +37,20 @@ type Metrics interface {
 	Requeued(clientID string, d time.Duration)
 }
 
+// Pacer spreads a client's new sends over the time its rate budget can
+// serve them: ratelimit.Limiter.Pace.
+type Pacer interface {
+	Pace(ctx context.Context, clientID string, n int) ([]time.Duration, error)
+}
+
 // Options configures Handlers.
 type Options struct {
 	Platform *platform.Client
 	Store    *store.Store
 	Queue    *tasks.Queue
+	// Pacer, when not nil, spreads each page's save tasks over the time
+	// the client's budget can serve their sync calls.
+	Pacer Pacer
 	// SyncCall makes the save handler call the platform's per-campaign
 	// sync endpoint before saving (SYNC_CALL).
 	SyncCall bool
@@ -65,7 +75,7 @@ func New(o Options) *Handlers {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Handlers{platform: o.Platform, store: o.Store, queue: o.Queue, syncCall: o.SyncCall,
+	return &Handlers{platform: o.Platform, store: o.Store, queue: o.Queue, pacer: o.Pacer, syncCall: o.SyncCall,
 		waits: waits{lead: o.RequeueLead, storeDown: o.StoreDownWait}, log: log, metrics: m}
 }
 

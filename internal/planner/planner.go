@@ -130,7 +130,7 @@ func (p *Planner) Resume(ctx context.Context) ([]Resumed, error) {
 		}
 		res := Resumed{RunID: r.ID, ClientID: r.ClientID, Pages: len(pages), Archived: archived}
 		for page, items := range byPage {
-			if err := p.queue.EnqueueSaves(ctx, r.ID, r.ClientID, page, items); err != nil {
+			if err := p.queue.EnqueueSaves(ctx, r.ID, r.ClientID, page, items, nil); err != nil {
 				return out, err
 			}
 			res.Items += len(items)

@@ -188,9 +188,14 @@ func (l *Limiter) BlockedFor(ctx context.Context, clientID string) (time.Duratio
 }
 
 // keys returns the client's stamp set, block key and ticket set. The
-// client ID is a Redis Cluster hash tag, so all three live on one node and
-// one script can use them together.
+// client ID is a Redis Cluster hash tag, so these and paceKey live on one
+// node and one script can use them together.
 func (l *Limiter) keys(clientID string) (stamps, blocked, tickets string) {
 	base := l.opts.KeyPrefix + "{" + clientID + "}"
 	return base + ":stamps", base + ":blocked", base + ":tickets"
+}
+
+// paceKey holds the end of the client's last plan (Pace).
+func (l *Limiter) paceKey(clientID string) string {
+	return l.opts.KeyPrefix + "{" + clientID + "}:pace"
 }

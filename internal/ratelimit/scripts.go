@@ -20,4 +20,8 @@ var (
 	//go:embed blocked.lua
 	blockedSrc    string
 	blockedScript = redis.NewScript(blockedSrc)
+
+	//go:embed pace.lua
+	paceSrc    string
+	paceScript = redis.NewScript(paceSrc)
 )

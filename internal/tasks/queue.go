@@ -34,10 +34,12 @@ func NewQueue(client *asynq.Client, maxRetry int, timeout time.Duration) *Queue 
 // concurrent calls instead of one round trip after the other.
 const enqueueParallelism = 16
 
-// job is one task to enqueue, with its queue and id.
+// job is one task to enqueue, with its queue, id and how long it waits in
+// the queue before it may run.
 type job struct {
 	task      *asynq.Task
 	queue, id string
+	in        time.Duration
 }
 
 // EnqueuePages enqueues a fetch-page task for each page of a run.
@@ -48,21 +50,29 @@ func (q *Queue) EnqueuePages(ctx context.Context, runID int64, clientID string, 
 		if err != nil {
 			return fmt.Errorf("tasks: encode page %d of run %d: %w", page, runID, err)
 		}
-		jobs[i] = job{asynq.NewTask(TypeFetchPage, payload), QueuePages, FetchPageID(runID, page)}
+		jobs[i] = job{task: asynq.NewTask(TypeFetchPage, payload), queue: QueuePages, id: FetchPageID(runID, page)}
 	}
 	return q.enqueueAll(ctx, jobs)
 }
 
 // EnqueueSaves enqueues a save task for each item of a page of a run, many
-// at once.
-func (q *Queue) EnqueueSaves(ctx context.Context, runID int64, clientID string, page int, items []store.Item) error {
+// at once. delays, when not nil, holds for each item how long its task waits
+// in the queue before it may run (see ratelimit.Limiter.Pace).
+func (q *Queue) EnqueueSaves(ctx context.Context, runID int64, clientID string, page int, items []store.Item,
+	delays []time.Duration) error {
+	if delays != nil && len(delays) != len(items) {
+		return fmt.Errorf("tasks: %d delays for %d items of run %d", len(delays), len(items), runID)
+	}
 	jobs := make([]job, len(items))
 	for i, it := range items {
 		payload, err := json.Marshal(Save{RunID: runID, ClientID: clientID, Page: page, ItemKey: it.Key, Record: it.Record})
 		if err != nil {
 			return fmt.Errorf("tasks: encode item %q of run %d: %w", it.Key, runID, err)
 		}
-		jobs[i] = job{asynq.NewTask(TypeSave, payload), QueueSaves, SaveID(runID, it.Key)}
+		jobs[i] = job{task: asynq.NewTask(TypeSave, payload), queue: QueueSaves, id: SaveID(runID, it.Key)}
+		if delays != nil {
+			jobs[i].in = delays[i]
+		}
 	}
 	return q.enqueueAll(ctx, jobs)
 }
@@ -74,18 +84,21 @@ func (q *Queue) enqueueAll(ctx context.Context, jobs []job) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(enqueueParallelism)
 	for _, j := range jobs {
-		g.Go(func() error { return q.enqueue(ctx, j.task, j.queue, j.id) })
+		g.Go(func() error { return q.enqueue(ctx, j) })
 	}
 	return g.Wait()
 }
 
 // enqueue adds one task; a task with the same id already queued, running or
 // waiting to retry is the same work, so the conflict is success.
-func (q *Queue) enqueue(ctx context.Context, t *asynq.Task, queue, id string) error {
-	_, err := q.client.EnqueueContext(ctx, t, asynq.Queue(queue), asynq.TaskID(id),
-		asynq.MaxRetry(q.maxRetry), asynq.Timeout(q.timeout))
+func (q *Queue) enqueue(ctx context.Context, j job) error {
+	opts := []asynq.Option{asynq.Queue(j.queue), asynq.TaskID(j.id), asynq.MaxRetry(q.maxRetry), asynq.Timeout(q.timeout)}
+	if j.in > 0 {
+		opts = append(opts, asynq.ProcessIn(j.in))
+	}
+	_, err := q.client.EnqueueContext(ctx, j.task, opts...)
 	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
-		return fmt.Errorf("tasks: enqueue %s: %w", id, err)
+		return fmt.Errorf("tasks: enqueue %s: %w", j.id, err)
 	}
 	return nil
 }

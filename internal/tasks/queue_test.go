@@ -25,8 +25,8 @@ func TestEnqueueSavesFansOutOnce(t *testing.T) {
 		items[i] = store.Item{Key: key, Record: []byte(`{"id":"` + key + `"}`)}
 	}
 	ctx := context.Background()
-	require.NoError(t, q.EnqueueSaves(ctx, 7, "acme", 1, items))
-	require.NoError(t, q.EnqueueSaves(ctx, 7, "acme", 1, items))
+	require.NoError(t, q.EnqueueSaves(ctx, 7, "acme", 1, items, nil))
+	require.NoError(t, q.EnqueueSaves(ctx, 7, "acme", 1, items, nil))
 
 	insp := asynq.NewInspectorFromRedisClient(rdb)
 	info, err := insp.GetQueueInfo(QueueSaves)

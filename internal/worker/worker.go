@@ -59,7 +59,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	client := asynq.NewClientFromRedisClient(rdb)
 	queue := tasks.NewQueue(client, cfg.TaskMaxRetry, TaskTimeout(cfg))
 	handlers := pipeline.New(pipeline.Options{
-		Platform: pc, Store: st, Queue: queue, SyncCall: cfg.SyncCall,
+		Platform: pc, Store: st, Queue: queue, Pacer: lim, SyncCall: cfg.SyncCall,
 		RequeueLead: cfg.RateWaitInPlace / 2, StoreDownWait: cfg.RetryBackoffMin, Logger: log, Metrics: m,
 	})
 	mux := asynq.NewServeMux()

@@ -1,0 +1,44 @@
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Pace plans n new sends of the client at the pace its budget can serve
+// them, Limit per Window+Margin, starting at its next free slot or where the
+// previous plan ended, whichever is later. It returns, for each send, how
+// long its work should stay out of the queue: until half of MaxInPlaceWait
+// before its planned slot, so that it arrives early enough to sleep the rest
+// in place.
+//
+// Work queued all at once instead would mostly find no budget and cycle
+// through the queue, and on a busy queue the tasks coming back for booked
+// slots would wait behind it and miss them. The plan books nothing and is
+// only advice: each send still goes through Wait, which alone decides when
+// it may go.
+func (l *Limiter) Pace(ctx context.Context, clientID string, n int) ([]time.Duration, error) {
+	if clientID == "" {
+		return nil, fmt.Errorf("ratelimit: pace: %w", ErrEmptyClientID)
+	}
+	if n <= 0 {
+		return nil, nil
+	}
+	stamps, blocked, _ := l.keys(clientID)
+	res, err := paceScript.Run(ctx, l.rdb, []string{stamps, blocked, l.paceKey(clientID)},
+		l.opts.Limit, l.span, n, expirySlack.Milliseconds()).Int64Slice()
+	if err == nil && len(res) != 2 {
+		err = fmt.Errorf("unexpected script reply %v", res)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ratelimit: pace %d sends for client %q: %w", n, clientID, err)
+	}
+	first, step := time.Duration(res[0])*time.Microsecond, time.Duration(res[1])*time.Microsecond
+	lead := l.opts.MaxInPlaceWait / 2
+	delays := make([]time.Duration, n)
+	for i := range delays {
+		delays[i] = max(first+time.Duration(i)*step-lead, 0)
+	}
+	return delays, nil
+}
