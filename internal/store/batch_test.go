@@ -215,3 +215,42 @@ func TestCloseFlushesPendingSaves(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, rows, 20)
 }
+
+// Saves keep finding their ledger rows by index after the ledger has grown:
+// a plan cached while it was nearly empty would scan all of it for every
+// batch. The first saves run on a small ledger, then it grows to 4,000
+// rows and 100 more saves follow: PostgreSQL's statistics must show fewer
+// rows read by sequential scans than four scans of the grown ledger (one
+// per save would be 400,000; the bound leaves room for scans of the small
+// ledger reported late).
+func TestSavesDoNotScanTheLedger(t *testing.T) {
+	st := setupWith(t, Options{WriteBatchSize: 1})
+	ctx := context.Background()
+	small := startRun(t, st, "small", 40)
+	for i := 1; i <= 40; i++ {
+		require.NoError(t, st.SaveCampaign(ctx, savedOf(small, i)))
+	}
+	big := startRun(t, st, "big", 4000)
+	readBefore, scansBefore := ledgerReads(t, st)
+	for i := 1; i <= 100; i++ {
+		require.NoError(t, st.SaveCampaign(ctx, savedOf(big, i)))
+	}
+	// Each connection reports its statistics within seconds of going idle.
+	var read int64
+	testenv.WaitFor(t, 30*time.Second, "the saves' index scans in the statistics", func() bool {
+		var scans int64
+		read, scans = ledgerReads(t, st)
+		return scans-scansBefore >= 100
+	})
+	require.Less(t, read-readBefore, int64(4*4000), "rows of sync_run_items read by sequential scans")
+}
+
+// ledgerReads returns the rows of sync_run_items read by sequential scans
+// and the index scans of it so far, as PostgreSQL's statistics have them.
+func ledgerReads(t *testing.T, st *Store) (seqRead, idxScans int64) {
+	t.Helper()
+	require.NoError(t, st.pool.QueryRow(context.Background(),
+		`SELECT coalesce(seq_tup_read, 0), coalesce(idx_scan, 0) FROM pg_stat_user_tables WHERE relname = 'sync_run_items'`).
+		Scan(&seqRead, &idxScans))
+	return seqRead, idxScans
+}

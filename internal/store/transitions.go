@@ -70,6 +70,12 @@ func endItem(ctx context.Context, tx pgx.Tx, runID int64, key, next string) erro
 // between the read of their state and the update. It returns the runs whose
 // pages and items have now all ended (settle's condition), for the caller
 // to settle: settling only those spares a statement per run of a batch.
+//
+// The statement is planned for each call (QueryExecModeCacheDescribe: an
+// unnamed statement), not cached as a generic plan: one made while the
+// ledger was nearly empty joins it by a sequential scan, and a connection
+// kept it for every batch after the ledger had grown, reading 5.4 million
+// rows in a 5,000-campaign sync.
 func endItems(ctx context.Context, tx pgx.Tx, next string, runIDs []int64, keys []string) ([]int64, error) {
 	rows, err := tx.Query(ctx, `
 		WITH prev AS (
@@ -95,7 +101,7 @@ func endItems(ctx context.Context, tx pgx.Tx, next string, runIDs []int64, keys 
 		UPDATE sync_runs r SET campaigns_saved = r.campaigns_saved + d.saved, campaigns_dead = r.campaigns_dead + d.dead
 		FROM deltas d WHERE r.id = d.run_id
 		RETURNING r.id, r.pages_done + r.pages_failed >= r.pages_planned
-			AND r.campaigns_saved + r.campaigns_dead >= r.campaigns_seen`, runIDs, keys, next)
+			AND r.campaigns_saved + r.campaigns_dead >= r.campaigns_seen`, pgx.QueryExecModeCacheDescribe, runIDs, keys, next)
 	if err != nil {
 		return nil, err
 	}
