@@ -51,7 +51,7 @@ func run() error {
 	scaled := func(d time.Duration) string { return (d / time.Duration(scale)).String() }
 	// The platform's durations shrink with the scale; the machine's do not.
 	// The margin covers the spread of our own latency (scheduling on two
-	// busy cores), so it is the production default or 40 ms, whichever is
+	// busy cores), so it is the production default or 60 ms, whichever is
 	// more. A requeued task can only be scheduled to the whole second
 	// (asynq), so waits of up to 1.5 s are slept in place whatever the
 	// scale. The queue poll interval is the default or shorter.
@@ -93,7 +93,7 @@ func run() error {
 		"PLATFORM_RATE_LIMIT":  strconv.Itoa(limit),
 		"PLATFORM_RATE_WINDOW": window.String(),
 		"PLATFORM_TIMEOUT":     getenv("PLATFORM_TIMEOUT", scaled(10*time.Second)),
-		"PLATFORM_RATE_MARGIN": getenv("RATE_MARGIN", atLeast(200*time.Millisecond, 40*time.Millisecond)),
+		"PLATFORM_RATE_MARGIN": getenv("RATE_MARGIN", atLeast(200*time.Millisecond, 60*time.Millisecond)),
 		"RATE_WAIT_IN_PLACE":   getenv("RATE_WAIT_IN_PLACE", atLeast(2*time.Second, 1500*time.Millisecond)),
 		"RATE_BOOK_AHEAD":      getenv("RATE_BOOK_AHEAD", scaled(2*time.Minute)),
 		"QUEUE_POLL_INTERVAL":  getenv("QUEUE_POLL_INTERVAL", atMost(1200*time.Millisecond, 100*time.Millisecond)),

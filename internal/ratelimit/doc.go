@@ -37,6 +37,15 @@
 // never claimed (its work was cancelled) or claimed too late (see Wait) is a
 // slot spent for nothing, never an extra send.
 //
+// # Pacing
+//
+// Limiter.Pace plans n future sends of a client one span/L apart, from the
+// later of its next free slot and the end of its previous plan, and keeps
+// only that end. It books nothing, so it cannot break the limit; callers use
+// it to hold work out of the queue until shortly before its slot, so that a
+// burst of work does not cycle through the queue asking for budget it cannot
+// have yet.
+//
 // # Why this is exact for a sliding window
 //
 // Stamps are appended in order: a new t is never before an existing stamp,
