@@ -461,8 +461,21 @@ func (d *deployment) scrapeOps(w *worker) string {
 	sb.WriteString(body)
 	code, _ = get("/monitoring/api/queues", false)
 	require.Equal(d.t, http.StatusUnauthorized, code, "asynqmon without credentials")
-	paths := []string{"/monitoring/api/queues", "/monitoring/api/servers"}
-	for _, q := range []string{tasks.QueueSaves, tasks.QueuePages} {
+	code, body = get("/monitoring/api/queues", true)
+	require.Equal(d.t, http.StatusOK, code, "GET /monitoring/api/queues: %s", body)
+	sb.WriteString(body)
+	// A queue exists in Redis only once a task was put in it: after Redis
+	// restarted empty, a run whose pages were all fetched has no pages
+	// queue, and asynqmon answers 500 for it.
+	var listed struct {
+		Queues []struct {
+			Queue string `json:"queue"`
+		} `json:"queues"`
+	}
+	require.NoError(d.t, json.Unmarshal([]byte(body), &listed))
+	paths := []string{"/monitoring/api/servers"}
+	for _, lq := range listed.Queues {
+		q := lq.Queue
 		for _, state := range []string{"active", "pending", "scheduled", "retry", "archived", "completed"} {
 			paths = append(paths, fmt.Sprintf("/monitoring/api/queues/%s/%s_tasks?page=1&size=100", q, state))
 		}
