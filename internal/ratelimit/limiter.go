@@ -187,15 +187,19 @@ func (l *Limiter) BlockedFor(ctx context.Context, clientID string) (time.Duratio
 	return time.Duration(micros) * time.Microsecond, nil
 }
 
-// keys returns the client's stamp set, block key and ticket set. The
-// client ID is a Redis Cluster hash tag, so these and paceKey live on one
-// node and one script can use them together.
+// keys returns the client's stamp set, block key and ticket set.
 func (l *Limiter) keys(clientID string) (stamps, blocked, tickets string) {
-	base := l.opts.KeyPrefix + "{" + clientID + "}"
-	return base + ":stamps", base + ":blocked", base + ":tickets"
+	return l.clientKey(clientID, "stamps"), l.clientKey(clientID, "blocked"), l.clientKey(clientID, "tickets")
 }
 
 // paceKey holds the end of the client's last plan (Pace).
 func (l *Limiter) paceKey(clientID string) string {
-	return l.opts.KeyPrefix + "{" + clientID + "}:pace"
+	return l.clientKey(clientID, "pace")
+}
+
+// clientKey names one of the client's keys. The client ID is a Redis
+// Cluster hash tag, so all of a client's keys live on one node and one
+// script can use them together.
+func (l *Limiter) clientKey(clientID, name string) string {
+	return l.opts.KeyPrefix + "{" + clientID + "}:" + name
 }
