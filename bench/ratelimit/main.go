@@ -163,7 +163,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	return report(runs, stats.Clients, ids, clients*campaigns, workers, limit, window, 2*time.Second/time.Duration(scale), machine, limiter)
+	margin, err := time.ParseDuration(env.Vars["PLATFORM_RATE_MARGIN"])
+	if err != nil {
+		return fmt.Errorf("RATE_MARGIN: %w", err)
+	}
+	return report(runs, stats.Clients, ids, clients*campaigns, workers, limit, window, margin, 2*time.Second/time.Duration(scale), machine, limiter)
 }
 
 // The workers' limiter counters the bench reports.
@@ -208,9 +212,10 @@ type row struct {
 	counted, http429 int64
 	saved            int
 	ratio            float64
+	tightest         time.Duration
 }
 
-func report(runs []store.Run, stats map[string]mock.ClientStats, ids []string, campaigns, workers, limit int, window, service time.Duration,
+func report(runs []store.Run, stats map[string]mock.ClientStats, ids []string, campaigns, workers, limit int, window, margin, service time.Duration,
 	machine benchkit.MachineShare, limiter map[string]float64) error {
 	byClient := map[string]store.Run{}
 	for _, r := range runs {
@@ -219,13 +224,15 @@ func report(runs []store.Run, stats map[string]mock.ClientStats, ids []string, c
 	var rows []row
 	saved, ratioMax, http429 := 0, 0.0, int64(0)
 	var wallMax, boundMax time.Duration
+	tightest := time.Duration(math.MaxInt64)
 	for _, id := range ids {
 		r, ok := byClient[id]
 		if !ok || r.FinishedAt == nil {
 			return fmt.Errorf("client %s has no finished run", id)
 		}
 		s := stats[id]
-		rw := row{client: id, wall: r.FinishedAt.Sub(r.StartedAt), counted: s.Counted, http429: s.RateLimited, saved: r.CampaignsSaved}
+		rw := row{client: id, wall: r.FinishedAt.Sub(r.StartedAt), counted: s.Counted, http429: s.RateLimited, saved: r.CampaignsSaved,
+			tightest: s.TightestSpan}
 		rw.bound = time.Duration((s.Counted-1)/int64(limit))*window + service
 		rw.ratio = float64(rw.wall) / float64(rw.bound)
 		rows = append(rows, rw)
@@ -233,19 +240,27 @@ func report(runs []store.Run, stats map[string]mock.ClientStats, ids []string, c
 		http429 += s.RateLimited
 		ratioMax = math.Max(ratioMax, rw.ratio)
 		wallMax, boundMax = max(wallMax, rw.wall), max(boundMax, rw.bound)
+		tightest = min(tightest, rw.tightest)
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].ratio > rows[j].ratio })
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "client\twall_s\tR\tbound_s\tratio\t429s\tsaved\t")
+	fmt.Fprintln(tw, "client\twall_s\tR\tbound_s\tratio\t429s\tsaved\tspan_ms\t")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%.2f\t%d\t%.2f\t%.3f\t%d\t%d\t\n", r.client, r.wall.Seconds(), r.counted, r.bound.Seconds(), r.ratio, r.http429, r.saved)
+		fmt.Fprintf(tw, "%s\t%.2f\t%d\t%.2f\t%.3f\t%d\t%d\t%.1f\t\n", r.client, r.wall.Seconds(), r.counted, r.bound.Seconds(), r.ratio, r.http429, r.saved, ms(r.tightest))
 	}
 	_ = tw.Flush()
 	fmt.Printf("machine CPU during the sync: %.0f%% busy, %.0f%% stolen by the hypervisor "+
 		"(stolen time delays sleeps and requests alike)\n", 100*machine.Busy, 100*machine.Steal)
 	fmt.Printf("limiter: %.0f booked slots given up (sent too late), %.0f sends sent back to the queue for budget\n",
 		limiter[gaveUp], limiter[noBudget])
+	// The margin is there for latency: how much of it latency used says
+	// whether RATE_MARGIN could be smaller on this machine at this load.
+	fmt.Printf("tightest span from a request to the one %d after it: %.1f ms against a window of %s: latency used %.1f ms of the %s margin\n",
+		limit, ms(tightest), window, ms(window+margin-tightest), margin)
 	fmt.Printf("RESULT bench=ratelimit clients=%d workers=%d campaigns=%d saved=%d wall_s=%.2f bound_s=%.2f ratio_max=%.3f http429=%d\n",
 		len(ids), workers, campaigns, saved, wallMax.Seconds(), boundMax.Seconds(), ratioMax, http429)
 	return nil
 }
+
+// ms is d in milliseconds, for the report.
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

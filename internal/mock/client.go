@@ -24,6 +24,7 @@ type client struct {
 	mu       sync.Mutex
 	admitted timeQueue  // admitted /api arrivals inside the window
 	arrivals timeQueue  // all /api arrivals inside the window
+	recent   timeQueue  // the last RateLimit+1 /api arrivals
 	hangRNG  *rand.Rand // hang decisions, seeded by (seed, id)
 	stats    counters
 }
@@ -52,6 +53,7 @@ func (s *Server) client(id string) *client {
 func (c *client) resetLocked(seed int64) {
 	c.admitted.clear()
 	c.arrivals.clear()
+	c.recent.clear()
 	c.hangRNG = rand.New(rand.NewPCG(uint64(seed), campaignStream(c.id, 0)^0x9e3779b97f4a7c15)) // #nosec G115 G404 -- reproducible fault decisions from a seed, by design
 	c.stats = counters{}
 }

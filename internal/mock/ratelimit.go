@@ -31,9 +31,14 @@ func (q *timeQueue) push(t int64) {
 // dropThrough removes every time <= cut: the arrivals that left the window.
 func (q *timeQueue) dropThrough(cut int64) {
 	for q.n > 0 && q.buf[q.head] <= cut {
-		q.head = (q.head + 1) % len(q.buf)
-		q.n--
+		q.pop()
 	}
+}
+
+// pop removes the oldest time; only valid when the queue is not empty.
+func (q *timeQueue) pop() {
+	q.head = (q.head + 1) % len(q.buf)
+	q.n--
 }
 
 // front is the oldest time; only valid when the queue is not empty.
@@ -79,6 +84,7 @@ func (s *Server) arrive(c *client, ep endpoint, down bool) (verdict arrival, wai
 		return arrivalDown, 0
 	}
 	if limit := s.cfg.RateLimit; limit > 0 {
+		c.spanned(t, limit)
 		c.admitted.dropThrough(cut)
 		if c.admitted.n >= limit {
 			st.rateLimited++
@@ -89,6 +95,22 @@ func (s *Server) arrive(c *client, ep endpoint, down bool) (verdict arrival, wai
 	}
 	st.counted++
 	return arrivalAdmitted, 0
+}
+
+// spanned keeps the client's last limit+1 arrival times and the shortest
+// span yet from an arrival to the limit-th arrival after it: how close the
+// client came to the limit, which max_in_window cannot show while it holds.
+// Called with c.mu held.
+func (c *client) spanned(t int64, limit int) {
+	c.recent.push(t)
+	if c.recent.n <= limit {
+		return
+	}
+	span := time.Duration(t - c.recent.front())
+	c.recent.pop()
+	if !c.stats.spanned || span < c.stats.tightest {
+		c.stats.tightest, c.stats.spanned = span, true
+	}
 }
 
 // rateLimited is the 429 body of the contract.

@@ -61,6 +61,7 @@ func TestSlidingWindowBoundaries(t *testing.T) {
 	require.EqualValues(t, 5, st.Counted)
 	require.EqualValues(t, 3, st.RateLimited)
 	require.EqualValues(t, 6, st.MaxInWindow, "arrivals at 10,20,30,60-ε,60,69.5 s share one window")
+	require.Equal(t, 10*time.Second+time.Nanosecond, st.TightestSpan, "70 s is the 3rd arrival after 60 s - ε")
 	require.EqualValues(t, 5, st.Requests[EndpointList]["200"])
 	require.EqualValues(t, 3, st.Requests[EndpointList]["429"])
 	require.True(t, st.FirstArrival.Equal(t0))
@@ -139,8 +140,15 @@ func TestLimiterMatchesTheDefinition(t *testing.T) {
 			times = append(times, now)
 			admitted = append(admitted, want)
 		}
+		tightest := time.Duration(-1)
+		for j := limit; j < len(times); j++ {
+			if span := times[j] - times[j-limit]; tightest < 0 || span < tightest {
+				tightest = span
+			}
+		}
 		st := b.srv.Stats().Clients[defaultClientID]
 		require.EqualValues(t, maxIn, st.MaxInWindow, "seed %d", seed)
+		require.Equal(t, tightest, st.TightestSpan, "seed %d", seed)
 	}
 }
 
@@ -321,4 +329,5 @@ func TestRateLimitZeroDisablesLimiting(t *testing.T) {
 	require.EqualValues(t, 100, st.Counted)
 	require.EqualValues(t, 100, st.MaxInWindow)
 	require.Zero(t, st.RateLimited)
+	require.Zero(t, st.TightestSpan, "without a limit there is no span to measure")
 }

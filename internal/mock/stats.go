@@ -67,6 +67,13 @@ type ClientStats struct {
 	// inside any one rate window: a client that respects the limit keeps
 	// it at or below the limit.
 	MaxInWindow int64 `json:"max_in_window"`
+	// TightestSpan is the shortest time, on the mock's clock, from an /api
+	// arrival to the RateLimit-th arrival after it. A client that respects
+	// the limit keeps it at or above the rate window, and what it has above
+	// the window is the part of its safety margin that latency left
+	// unused. It is 0 until the client made more than RateLimit arrivals,
+	// and when the mock has no limit.
+	TightestSpan time.Duration `json:"tightest_span_ns,omitempty"`
 	// FirstArrival and LastArrival bound the client's /api arrivals.
 	FirstArrival time.Time `json:"first_arrival,omitzero"`
 	// LastArrival is the latest /api arrival.
@@ -77,6 +84,8 @@ type ClientStats struct {
 type counters struct {
 	requests                                 [endpointCount]map[string]int64
 	counted, rateLimited, hangs, maxInWindow int64
+	tightest                                 time.Duration
+	spanned                                  bool // tightest has been measured
 	first, last                              time.Time
 }
 
@@ -115,6 +124,7 @@ func (c *client) snapshot() (cs ClientStats, ok bool) {
 		RateLimited:  st.rateLimited,
 		Hangs:        st.hangs,
 		MaxInWindow:  st.maxInWindow,
+		TightestSpan: st.tightest,
 		FirstArrival: st.first.UTC(),
 		LastArrival:  st.last.UTC(),
 	}
