@@ -150,6 +150,48 @@ func TestSavesArePacedToTheBudget(t *testing.T) {
 	require.LessOrEqual(t, st.MaxInWindow, int64(1))
 }
 
+// The pages a page reveals are fetched at once and counted in the plan, so
+// that its saves are planned after them instead of into the slots they
+// take, where they would find no budget and go back to the queue.
+func TestSavesArePlannedAfterThePagesTheirPageRevealed(t *testing.T) {
+	t.Parallel()
+	mc := mockConfig()
+	mc.FailEvery, mc.HangPercent = 0, 0
+	mc.ClientCampaigns = map[string]int{"paged": 20}
+	b := setup(t, mc, []string{"paged"}, map[string]string{"PAGE_SIZE": "10", "PLATFORM_RATE_LIMIT": "1",
+		"PLATFORM_RATE_WINDOW": "1s", "PLATFORM_RATE_MARGIN": "200ms", "RATE_WAIT_IN_PLACE": "2s"})
+	b.startWorker(t)
+	_, err := b.planner(t).Start(context.Background(), []string{"paged"})
+	require.NoError(t, err)
+
+	// Every save of page 1 is seen in the schedule, with when it is due.
+	insp := asynq.NewInspectorFromRedisClient(b.rdb)
+	due := map[string]time.Time{}
+	testenv.WaitFor(t, time.Minute, "page 1's saves in the schedule", func() bool {
+		scheduled, err := insp.ListScheduledTasks(tasks.QueueSaves)
+		if errors.Is(err, asynq.ErrQueueNotFound) {
+			return false
+		}
+		require.NoError(t, err)
+		for _, ti := range scheduled {
+			p, err := tasks.DecodeSave(ti.Payload)
+			require.NoError(t, err)
+			if p.Page == 1 {
+				due[ti.ID] = ti.NextProcessAt
+			}
+		}
+		return len(due) == 10
+	})
+	// One send per 1.2 s span. Page 1 arrived at a; page 2 has the next
+	// slot, a+1.2 s, so page 1's first save is planned at a+2.4 s and due a
+	// second before (RATE_WAIT_IN_PLACE 2s). Planned into page 2's slot,
+	// it would be due at a+0.2 s. asynq keeps whole seconds.
+	arrived := b.mock.Stats().Clients["paged"].FirstArrival
+	for id, at := range due {
+		require.GreaterOrEqual(t, at.Unix(), arrived.Add(1300*time.Millisecond).Unix(), "save %s is due in the slot of page 2", id)
+	}
+}
+
 func waitSaved(t *testing.T, b *bundle, runID int64, n int) {
 	t.Helper()
 	testenv.WaitFor(t, time.Minute, "saved campaigns", func() bool {

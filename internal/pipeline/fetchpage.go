@@ -61,9 +61,15 @@ func (h *Handlers) fetchPage(ctx context.Context, t *asynq.Task) error {
 		return nil
 	}
 	h.metrics.PageFetched(p.ClientID)
-	delays, err := h.pace(ctx, p.ClientID, len(res.PendingItems))
+	// The pages this page planned are fetched at once, ahead of its saves:
+	// they reveal more work. They are in the plan all the same, so that it
+	// does not count on the slots they take.
+	delays, err := h.pace(ctx, p.ClientID, len(res.PendingPages)+len(res.PendingItems))
 	if err != nil {
 		return h.outcome(err, p.ClientID)
+	}
+	if delays != nil {
+		delays = delays[len(res.PendingPages):]
 	}
 	if err := h.enqueuePending(ctx, p, res, delays); err != nil {
 		return err

@@ -44,7 +44,10 @@
 // only that end. It books nothing, so it cannot break the limit; callers use
 // it to hold work out of the queue until shortly before its slot, so that a
 // burst of work does not cycle through the queue asking for budget it cannot
-// have yet.
+// have yet. Work sent away with a ticket and paced work are both due back
+// the same lead before their slots (returnLead), chosen so that a queue
+// that schedules to the whole second never hands them back too early to
+// sleep in place.
 //
 // # Why this is exact for a sliding window
 //

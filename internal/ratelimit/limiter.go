@@ -90,16 +90,35 @@ func (l *Limiter) Reserve(ctx context.Context, clientID string) (time.Duration, 
 }
 
 // comeBackIn is how long a caller sent away should stay away. A ticket
-// holder returns half an in-place wait before its slot, so that a return
-// somewhat late still finds the slot ahead; a caller without a ticket
+// holder is due back returnLead before its slot; a caller without a ticket
 // returns when the free slot it saw would be half the booking horizon away,
 // which keeps the line of booked slots from running dry.
 func (l *Limiter) comeBackIn(wait time.Duration, booked bool) time.Duration {
-	early := l.opts.MaxInPlaceWait / 2
+	early := l.returnLead()
 	if !booked && l.opts.BookAhead > l.opts.MaxInPlaceWait {
 		early = l.opts.BookAhead / 2
 	}
 	return max(wait-early, 0)
+}
+
+// queueGranularity is how early a queue may hand back work due at a given
+// time: asynq schedules to the whole second, so a task due at 10.9 s runs
+// from 10.0 s on.
+const queueGranularity = time.Second
+
+// returnLead is how long before its slot work should be due back from the
+// queue. It must come back within MaxInPlaceWait of the slot, or it finds
+// the slot too far, is sent away again and, due within the same second,
+// comes straight back: a spin. Due returnLead before the slot, it returns
+// at most a queueGranularity earlier, still within MaxInPlaceWait, and at
+// least returnLead early, which leaves room for a busy queue. With an
+// in-place wait of a second or less no lead avoids the spin; half of it
+// keeps returns on the early side.
+func (l *Limiter) returnLead() time.Duration {
+	if l.opts.MaxInPlaceWait <= queueGranularity {
+		return l.opts.MaxInPlaceWait / 2
+	}
+	return min(l.opts.MaxInPlaceWait-queueGranularity, queueGranularity)
 }
 
 // Wait reserves a slot for the client and sleeps until it comes, so that

@@ -9,9 +9,9 @@ import (
 // Pace plans n new sends of the client at the pace its budget can serve
 // them, Limit per Window+Margin, starting at its next free slot or where the
 // previous plan ended, whichever is later. It returns, for each send, how
-// long its work should stay out of the queue: until half of MaxInPlaceWait
-// before its planned slot, so that it arrives early enough to sleep the rest
-// in place.
+// long its work should stay out of the queue: until shortly before its
+// planned slot (returnLead), so that it arrives early enough to sleep the
+// rest in place.
 //
 // Work queued all at once instead would mostly find no budget and cycle
 // through the queue, and on a busy queue the tasks coming back for booked
@@ -35,7 +35,7 @@ func (l *Limiter) Pace(ctx context.Context, clientID string, n int) ([]time.Dura
 		return nil, fmt.Errorf("ratelimit: pace %d sends for client %q: %w", n, clientID, err)
 	}
 	first, step := time.Duration(res[0])*time.Microsecond, time.Duration(res[1])*time.Microsecond
-	lead := l.opts.MaxInPlaceWait / 2
+	lead := l.returnLead()
 	delays := make([]time.Duration, n)
 	for i := range delays {
 		delays[i] = max(first+time.Duration(i)*step-lead, 0)

@@ -92,3 +92,34 @@ func TestPaceEdgeCases(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, n, "planning nothing writes nothing")
 }
+
+// Work sent away, or paced, is due back a lead before its slot such that a
+// queue handing it back up to a whole second early (asynq) still finds the
+// slot within MaxInPlaceWait, so it is not sent away again; a longer
+// in-place wait does not hold a worker longer than two seconds.
+func TestWorkIsDueBackWithinReachOfItsSlot(t *testing.T) {
+	t.Parallel()
+	rdb := testenv.Redis(t)
+	for maxWait, lead := range map[time.Duration]time.Duration{
+		800 * time.Millisecond:  400 * time.Millisecond, // no lead avoids an early return; half keeps it early
+		1500 * time.Millisecond: 500 * time.Millisecond,
+		2 * time.Second:         time.Second,
+		5 * time.Second:         time.Second,
+	} {
+		client := maxWait.String()
+		l := newLimiter(t, rdb, Options{Limit: 1, Window: 10 * time.Second, MaxInPlaceWait: maxWait, BookAhead: time.Minute})
+		_, err := l.Reserve(t.Context(), client)
+		require.NoError(t, err)
+
+		_, err = l.Reserve(WithHolder(t.Context(), "task"), client)
+		var nb *NoBudgetError
+		require.ErrorAs(t, err, &nb)
+		require.True(t, nb.Booked)
+		require.Equal(t, lead, nb.Wait-nb.ComeBackIn, "ticket, in-place wait %s", maxWait)
+
+		paced, err := l.Pace(t.Context(), client, 1)
+		require.NoError(t, err)
+		require.InDelta(t, float64(2*10*time.Second-lead), float64(paced[0]), float64(50*time.Millisecond),
+			"paced after the ticket, in-place wait %s", maxWait)
+	}
+}
