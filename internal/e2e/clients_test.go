@@ -211,3 +211,37 @@ func TestResumeRecordsTasksArchivedBehindTheLedgersBack(t *testing.T) {
 	require.Len(t, dead, 1)
 	require.Equal(t, "campaign_1", dead[0].ItemKey)
 }
+
+// Saves that Resume enqueues again are paced like a fetched page's: they
+// wait in asynq's schedule, one per span the client's budget serves,
+// instead of all queueing at once to cycle through the queue for budget.
+func TestResumedSavesArePaced(t *testing.T) {
+	t.Parallel()
+	b := setup(t, mockConfig(), []string{"acme"}, map[string]string{"PLATFORM_RATE_LIMIT": "1",
+		"PLATFORM_RATE_WINDOW": "1s", "PLATFORM_RATE_MARGIN": "200ms", "RATE_WAIT_IN_PLACE": "2s"})
+	run, err := b.store.CreateRun(context.Background(), "acme")
+	require.NoError(t, err)
+	// Page 1 was fetched and recorded; then Redis lost its tasks.
+	var items []store.Item
+	for i := 1; i <= 10; i++ {
+		key := fmt.Sprintf("campaign_%d", i)
+		items = append(items, store.Item{Key: key, Record: []byte(fmt.Sprintf(`{"id":%q}`, key))})
+	}
+	_, err = b.store.RecordPage(context.Background(), store.FetchedPage{RunID: run.ID, Page: 1, Items: items})
+	require.NoError(t, err)
+
+	resumed, err := b.planner(t).Resume(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 10, resumed[0].Items)
+
+	// One send per 1.2 s span, each due a second before its slot: all but
+	// the first two wait in the schedule, in seconds of their own.
+	scheduled, err := asynq.NewInspectorFromRedisClient(b.rdb).ListScheduledTasks(tasks.QueueSaves)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(scheduled), 8)
+	due := make([]time.Time, len(scheduled))
+	for i, ti := range scheduled {
+		due[i] = ti.NextProcessAt
+	}
+	requireOnePerSecond(t, due, 6*time.Second)
+}

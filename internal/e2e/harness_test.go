@@ -143,7 +143,13 @@ func (b *bundle) planner(t *testing.T) *planner.Planner {
 	t.Helper()
 	aq := asynq.NewClientFromRedisClient(b.rdb)
 	q := tasks.NewQueue(aq, b.cfg.TaskMaxRetry, worker.TaskTimeout(b.cfg))
-	return planner.New(b.store, q, b.rdb, b.cfg.PageSize, slog.New(slog.NewJSONHandler(b.logs, nil)))
+	var pacer planner.Pacer
+	if b.cfg.SyncCall {
+		lim, err := wiring.Limiter(b.rdb, b.cfg, nil)
+		require.NoError(t, err)
+		pacer = lim
+	}
+	return planner.New(b.store, q, b.rdb, b.cfg.PageSize, pacer, slog.New(slog.NewJSONHandler(b.logs, nil)))
 }
 
 // sync starts one run per client and waits until all have ended.

@@ -52,7 +52,15 @@ func (e *env) planner(ctx context.Context) (*planner.Planner, error) {
 		e.rdb, e.aq = rdb, asynq.NewClientFromRedisClient(rdb)
 	}
 	q := tasks.NewQueue(e.aq, e.cfg.TaskMaxRetry, worker.TaskTimeout(e.cfg))
-	return planner.New(st, q, e.rdb, e.cfg.PageSize, e.log), nil
+	var pacer planner.Pacer
+	if e.cfg.SyncCall {
+		lim, err := wiring.Limiter(e.rdb, e.cfg, nil)
+		if err != nil {
+			return nil, err
+		}
+		pacer = lim
+	}
+	return planner.New(st, q, e.rdb, e.cfg.PageSize, pacer, e.log), nil
 }
 
 func (e *env) close() {

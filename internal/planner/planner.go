@@ -11,6 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
@@ -25,15 +28,23 @@ type Planner struct {
 	queue     *tasks.Queue
 	rdb       redis.UniversalClient
 	inspector *asynq.Inspector
+	pacer     Pacer
 	pageSize  int
 	log       *slog.Logger
 }
 
+// Pacer spreads a client's sends over the time its rate budget can serve
+// them: ratelimit.Limiter.Pace, as the workers use it for a page's saves.
+type Pacer interface {
+	Pace(ctx context.Context, clientID string, n int) ([]time.Duration, error)
+}
+
 // New builds a Planner; rdb is the Redis holding the queues, pageSize is
-// PAGE_SIZE.
-func New(st *store.Store, q *tasks.Queue, rdb redis.UniversalClient, pageSize int, log *slog.Logger) *Planner {
+// PAGE_SIZE. pacer, when not nil, paces the saves that Resume enqueues
+// again; leave it nil when saves spend no rate budget (SYNC_CALL=false).
+func New(st *store.Store, q *tasks.Queue, rdb redis.UniversalClient, pageSize int, pacer Pacer, log *slog.Logger) *Planner {
 	return &Planner{store: st, queue: q, rdb: rdb, inspector: asynq.NewInspectorFromRedisClient(rdb),
-		pageSize: pageSize, log: log}
+		pacer: pacer, pageSize: pageSize, log: log}
 }
 
 // Started is the outcome of starting one client's run.
@@ -129,11 +140,27 @@ func (p *Planner) Resume(ctx context.Context) ([]Resumed, error) {
 			return out, err
 		}
 		res := Resumed{RunID: r.ID, ClientID: r.ClientID, Pages: len(pages), Archived: archived}
-		for page, items := range byPage {
-			if err := p.queue.EnqueueSaves(ctx, r.ID, r.ClientID, page, items, nil); err != nil {
+		for _, items := range byPage {
+			res.Items += len(items)
+		}
+		// As when a page is fetched: the pages go at once but count in
+		// the plan, and the saves follow at the client's pace.
+		delays, err := p.pace(ctx, r.ClientID, len(pages)+res.Items)
+		if err != nil {
+			return out, err
+		}
+		if delays != nil {
+			delays = delays[len(pages):]
+		}
+		for _, page := range slices.Sorted(maps.Keys(byPage)) {
+			items := byPage[page]
+			var due []time.Duration
+			if delays != nil {
+				due, delays = delays[:len(items)], delays[len(items):]
+			}
+			if err := p.queue.EnqueueSaves(ctx, r.ID, r.ClientID, page, items, due); err != nil {
 				return out, err
 			}
-			res.Items += len(items)
 		}
 		if res.Pages+res.Items+res.Archived > 0 {
 			p.log.Info("run resumed", "client", r.ClientID, "run", r.ID, "pages", res.Pages,
@@ -142,4 +169,16 @@ func (p *Planner) Resume(ctx context.Context) ([]Resumed, error) {
 		out = append(out, res)
 	}
 	return out, nil
+}
+
+// pace plans n sends of the client, or returns nil without a Pacer.
+func (p *Planner) pace(ctx context.Context, clientID string, n int) ([]time.Duration, error) {
+	if p.pacer == nil || n == 0 {
+		return nil, nil
+	}
+	delays, err := p.pacer.Pace(ctx, clientID, n)
+	if err != nil {
+		return nil, fmt.Errorf("planner: pace the resumed work of client %q: %w", clientID, err)
+	}
+	return delays, nil
 }
