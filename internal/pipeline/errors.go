@@ -39,8 +39,9 @@ type waits struct {
 	// instead of arriving late.
 	lead time.Duration
 	// storeDown is how long a task that could not reach the database stays
-	// away before it tries again.
-	storeDown time.Duration
+	// away before it tries again, at first; storeDownMax is the most it
+	// grows to during a long outage.
+	storeDown, storeDownMax time.Duration
 }
 
 // classify maps a handler error to its asynq outcome. It is the single

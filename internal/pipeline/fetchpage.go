@@ -24,9 +24,12 @@ func (h *Handlers) fetchPage(ctx context.Context, t *asynq.Task) error {
 		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
 	log := h.log.With("client", p.ClientID, "run", p.RunID, "page", p.Page)
-	if res, done, err := h.store.RecordedPage(ctx, p.RunID, p.Page); err != nil {
+	res, done, err := h.store.RecordedPage(ctx, p.RunID, p.Page)
+	if err != nil {
 		return h.outcome(err, p.ClientID)
-	} else if done {
+	}
+	h.dbOutage.over()
+	if done {
 		log.InfoContext(ctx, "page already recorded; not fetched again", "saves_pending", len(res.PendingItems),
 			"pages_pending", len(res.PendingPages))
 		// Not paced: its tasks are most likely queued already, and a plan
@@ -52,7 +55,7 @@ func (h *Handlers) fetchPage(ctx context.Context, t *asynq.Task) error {
 		}
 		items[i] = store.Item{Key: key, Record: raw}
 	}
-	res, err := h.store.RecordPage(ctx, store.FetchedPage{RunID: p.RunID, Page: p.Page, Items: items, PlanThrough: through})
+	res, err = h.store.RecordPage(ctx, store.FetchedPage{RunID: p.RunID, Page: p.Page, Items: items, PlanThrough: through})
 	if err != nil {
 		return h.outcome(err, p.ClientID)
 	}

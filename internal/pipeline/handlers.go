@@ -61,8 +61,11 @@ type Options struct {
 	// stays in the queue before it tries again; such attempts are not
 	// counted against its retries.
 	StoreDownWait time.Duration
-	Logger        *slog.Logger
-	Metrics       Metrics
+	// StoreDownMaxWait is the most StoreDownWait grows to while an outage
+	// lasts: tasks stay away up to half the outage's age so far.
+	StoreDownMaxWait time.Duration
+	Logger           *slog.Logger
+	Metrics          Metrics
 }
 
 // New builds the handlers.
@@ -76,7 +79,8 @@ func New(o Options) *Handlers {
 		log = slog.Default()
 	}
 	return &Handlers{platform: o.Platform, store: o.Store, queue: o.Queue, pacer: o.Pacer, syncCall: o.SyncCall,
-		waits: waits{lead: o.RequeueLead, storeDown: o.StoreDownWait}, log: log, metrics: m}
+		waits: waits{lead: o.RequeueLead, storeDown: o.StoreDownWait, storeDownMax: max(o.StoreDownMaxWait, o.StoreDownWait)},
+		log:   log, metrics: m}
 }
 
 // Register installs the handlers, wrapped in the dead-letter bookkeeping.

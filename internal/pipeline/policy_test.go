@@ -99,3 +99,41 @@ func TestSaveSpendsNoRequestWhileTheDatabaseIsDown(t *testing.T) {
 	require.Equal(t, 3*time.Second, rq.Delay)
 	require.False(t, IsFailure(err))
 }
+
+// A task that meets a database outage stays away StoreDownWait at first,
+// then longer the longer the outage lasts (half its age, jittered, at most
+// StoreDownMaxWait), so that a long outage does not cycle every queued task
+// through the queue once per StoreDownWait. Once the database answers, or
+// the outage has not been met for longer than the cap, the next one starts
+// afresh.
+func TestOutageWaitGrowsWithTheOutage(t *testing.T) {
+	clock := time.Unix(1_800_000_000, 0)
+	h := New(Options{StoreDownWait: time.Second, StoreDownMaxWait: time.Minute})
+	h.dbOutage.now = func() time.Time { return clock }
+	down := fmt.Errorf("store: save: %w: connection refused", store.ErrUnavailable)
+	delay := func() time.Duration {
+		t.Helper()
+		var rq *RequeueError
+		require.ErrorAs(t, h.outcome(down, "c"), &rq)
+		return rq.Delay
+	}
+
+	require.Equal(t, time.Second, delay(), "at first")
+	clock = clock.Add(10 * time.Second)
+	d := delay()
+	require.GreaterOrEqual(t, d, 2500*time.Millisecond, "ten seconds in: up to half of it, jittered")
+	require.Less(t, d, 5*time.Second)
+	for range 12 { // met again every 50 s, as tasks come back
+		clock = clock.Add(50 * time.Second)
+		d = delay()
+	}
+	require.Equal(t, time.Minute, d, "at most StoreDownMaxWait")
+
+	h.dbOutage.over()
+	require.Equal(t, time.Second, delay(), "the database answered: a new outage")
+
+	clock = clock.Add(30 * time.Second)
+	require.Greater(t, delay(), time.Second)
+	clock = clock.Add(time.Minute + 2*time.Second)
+	require.Equal(t, time.Second, delay(), "not met for longer than the cap: a new outage")
+}

@@ -17,7 +17,8 @@ import (
 // spent on it. The upsert shares a transaction with the saves of concurrent
 // tasks (the store's group commit), and the task succeeds only once that
 // transaction has committed. While the database is presumed down, the
-// task goes back to the queue before spending a request.
+// task goes back to the queue before spending a request, and after an
+// outage the first tasks check that it answers before they spend one.
 func (h *Handlers) save(ctx context.Context, t *asynq.Task) error {
 	p, err := tasks.DecodeSave(t.Payload())
 	if err != nil {
@@ -30,10 +31,18 @@ func (h *Handlers) save(ctx context.Context, t *asynq.Task) error {
 	if h.dbOutage.presumed() {
 		// classify, not outcome: a task sent back on a presumption must not
 		// prolong it, or the database would never be tried again.
-		return classify(fmt.Errorf("%w moments ago", store.ErrUnavailable), p.ClientID, h.waits)
+		return classify(fmt.Errorf("%w moments ago", store.ErrUnavailable), p.ClientID, h.currentWaits())
 	}
 	var syncedAt *time.Time
 	if h.syncCall {
+		if h.dbOutage.ongoing() {
+			// Down moments ago and maybe still: a ping is cheaper than a
+			// request spent on a record that could not be stored.
+			if err := h.store.Ping(ctx); err != nil {
+				return h.outcome(err, p.ClientID)
+			}
+			h.dbOutage.over()
+		}
 		res, err := h.platform.SyncCampaign(ctx, p.ClientID, c.ID)
 		if err != nil {
 			return h.outcome(fmt.Errorf("sync campaign %s: %w", c.ID, err), p.ClientID)
@@ -45,6 +54,7 @@ func (h *Handlers) save(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return h.outcome(err, p.ClientID)
 	}
+	h.dbOutage.over()
 	h.metrics.CampaignSaved(p.ClientID)
 	h.log.DebugContext(ctx, "campaign saved", "client", p.ClientID, "run", p.RunID, "campaign", c.ID)
 	return nil
