@@ -82,14 +82,15 @@ func (h *Handlers) fetchPage(ctx context.Context, t *asynq.Task) error {
 	return nil
 }
 
-// enqueuePending enqueues a save task per pending item of the page, each
-// after its delay (nil: at once), and a fetch task per pending page; tasks
-// already queued keep their place.
+// enqueuePending enqueues a fetch task per pending page, first because
+// pages reveal more work, and a save task per pending item of the page,
+// each after its delay (nil: at once); tasks already queued keep their
+// place.
 func (h *Handlers) enqueuePending(ctx context.Context, p tasks.FetchPage, res store.PageResult, delays []time.Duration) error {
-	if err := h.queue.EnqueueSaves(ctx, p.RunID, p.ClientID, p.Page, res.PendingItems, delays); err != nil {
+	if err := h.queue.EnqueuePages(ctx, p.RunID, p.ClientID, p.PageSize, res.PendingPages); err != nil {
 		return err
 	}
-	return h.queue.EnqueuePages(ctx, p.RunID, p.ClientID, p.PageSize, res.PendingPages)
+	return h.queue.EnqueueSaves(ctx, p.RunID, p.ClientID, p.Page, res.PendingItems, delays)
 }
 
 // pace plans when n new save tasks of the client should run: at the pace
