@@ -36,9 +36,12 @@ type Env struct {
 	Dir         string
 }
 
-// Fresh wipes Redis database redisDB and recreates database dbName, and
-// returns an Env pointing at them.
-func Fresh(ctx context.Context, redisDB int, dbName string) (*Env, error) {
+// Fresh wipes Redis database redisDB and recreates the bench's PostgreSQL
+// database, adsync_bench_<bench>_<redisDB>, and returns an Env pointing at
+// them. redisDB is leased (testenv.LeaseRedisDB), so the name it lends the
+// database keeps two benches running at once from dropping each other's.
+func Fresh(ctx context.Context, redisDB int, bench string) (*Env, error) {
+	dbName := fmt.Sprintf("adsync_bench_%s_%d", bench, redisDB)
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", DB: redisDB})
 	defer rdb.Close()
 	if err := rdb.FlushDB(ctx).Err(); err != nil {

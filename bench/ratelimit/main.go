@@ -65,7 +65,7 @@ func run() error {
 		return err
 	}
 	defer release()
-	env, err := benchkit.Fresh(ctx, redisDB, "adsync_bench_ratelimit")
+	env, err := benchkit.Fresh(ctx, redisDB, "ratelimit")
 	if err != nil {
 		return err
 	}

@@ -15,10 +15,6 @@ import (
 	"github.com/adsync/adsync/internal/testenv"
 )
 
-// dbName is the bench's PostgreSQL database, dropped and created again
-// before each pass.
-const dbName = "adsync_bench"
-
 // pass is one sync of every client under one write configuration.
 type pass struct {
 	name                 string
@@ -106,7 +102,7 @@ func deploy(ctx context.Context, s settings, p pass) (*deployment, error) {
 		return nil, err
 	}
 	d := &deployment{closers: []func(){release}, stopWorkers: func() {}}
-	if d.env, err = benchkit.Fresh(ctx, redisDB, dbName); err != nil {
+	if d.env, err = benchkit.Fresh(ctx, redisDB, "throughput"); err != nil {
 		return d, err
 	}
 	if _, err := d.env.WriteClients(s.clients); err != nil {
