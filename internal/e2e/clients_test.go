@@ -217,8 +217,7 @@ func TestResumeRecordsTasksArchivedBehindTheLedgersBack(t *testing.T) {
 // instead of all queueing at once to cycle through the queue for budget.
 func TestResumedSavesArePaced(t *testing.T) {
 	t.Parallel()
-	b := setup(t, mockConfig(), []string{"acme"}, map[string]string{"PLATFORM_RATE_LIMIT": "1",
-		"PLATFORM_RATE_WINDOW": "1s", "PLATFORM_RATE_MARGIN": "200ms", "RATE_WAIT_IN_PLACE": "2s"})
+	b := setup(t, mockConfig(), []string{"acme"}, pacedEnv)
 	run, err := b.store.CreateRun(context.Background(), "acme")
 	require.NoError(t, err)
 	// Page 1 was fetched and recorded; then Redis lost its tasks.

@@ -100,35 +100,13 @@ func TestEmptyBudgetDoesNotDelayOtherClients(t *testing.T) {
 // budget; the run still saves everything within the limit.
 func TestSavesArePacedToTheBudget(t *testing.T) {
 	t.Parallel()
-	mc := mockConfig()
-	mc.FailEvery, mc.HangPercent = 0, 0
-	mc.ClientCampaigns = map[string]int{"paced": 10}
-	// One send per 1.2 s span.
-	b := setup(t, mc, []string{"paced"}, map[string]string{"PAGE_SIZE": "10", "PLATFORM_RATE_LIMIT": "1",
-		"PLATFORM_RATE_WINDOW": "1s", "PLATFORM_RATE_MARGIN": "200ms", "RATE_WAIT_IN_PLACE": "2s"})
-	b.startWorker(t)
-	started, err := b.planner(t).Start(context.Background(), []string{"paced"})
-	require.NoError(t, err)
-	runID := started[0].RunID
-
+	b, runID := pacedSync(t, "paced", 10)
 	// The i-th save (from 0) is planned 1.2 s·(i+1) after the page, less a
 	// 1 s lead, so the last six wait five seconds or more: they are seen in
 	// the schedule even by a slow poll.
-	insp := asynq.NewInspectorFromRedisClient(b.rdb)
-	at := map[string]time.Time{}
-	testenv.WaitFor(t, time.Minute, "the page's saves in the schedule", func() bool {
-		scheduled, err := insp.ListScheduledTasks(tasks.QueueSaves)
-		if errors.Is(err, asynq.ErrQueueNotFound) {
-			return false
-		}
-		require.NoError(t, err)
-		for _, ti := range scheduled {
-			at[ti.ID] = ti.NextProcessAt
-		}
-		return len(at) >= 6
-	})
+	due := scheduledSaves(t, b, 0, 6)
 	// Six or more saves 1.2 s apart; asynq keeps whole seconds.
-	requireOnePerSecond(t, slices.Collect(maps.Values(at)), 5*time.Second)
+	requireOnePerSecond(t, slices.Collect(maps.Values(due)), 5*time.Second)
 
 	runs := b.waitRuns(t, []int64{runID}, time.Minute)
 	require.Equal(t, store.StatusDone, runs[0].Status)
@@ -143,33 +121,8 @@ func TestSavesArePacedToTheBudget(t *testing.T) {
 // take, where they would find no budget and go back to the queue.
 func TestSavesArePlannedAfterThePagesTheirPageRevealed(t *testing.T) {
 	t.Parallel()
-	mc := mockConfig()
-	mc.FailEvery, mc.HangPercent = 0, 0
-	mc.ClientCampaigns = map[string]int{"paged": 20}
-	b := setup(t, mc, []string{"paged"}, map[string]string{"PAGE_SIZE": "10", "PLATFORM_RATE_LIMIT": "1",
-		"PLATFORM_RATE_WINDOW": "1s", "PLATFORM_RATE_MARGIN": "200ms", "RATE_WAIT_IN_PLACE": "2s"})
-	b.startWorker(t)
-	_, err := b.planner(t).Start(context.Background(), []string{"paged"})
-	require.NoError(t, err)
-
-	// Every save of page 1 is seen in the schedule, with when it is due.
-	insp := asynq.NewInspectorFromRedisClient(b.rdb)
-	due := map[string]time.Time{}
-	testenv.WaitFor(t, time.Minute, "page 1's saves in the schedule", func() bool {
-		scheduled, err := insp.ListScheduledTasks(tasks.QueueSaves)
-		if errors.Is(err, asynq.ErrQueueNotFound) {
-			return false
-		}
-		require.NoError(t, err)
-		for _, ti := range scheduled {
-			p, err := tasks.DecodeSave(ti.Payload)
-			require.NoError(t, err)
-			if p.Page == 1 {
-				due[ti.ID] = ti.NextProcessAt
-			}
-		}
-		return len(due) == 10
-	})
+	b, _ := pacedSync(t, "paged", 20)
+	due := scheduledSaves(t, b, 1, 10)
 	// One send per 1.2 s span. Page 1 arrived at a; page 2 has the next
 	// slot, a+1.2 s, so page 1's first save is planned at a+2.4 s and due a
 	// second before (RATE_WAIT_IN_PLACE 2s). Planned into page 2's slot,
@@ -178,6 +131,50 @@ func TestSavesArePlannedAfterThePagesTheirPageRevealed(t *testing.T) {
 	for id, at := range due {
 		require.GreaterOrEqual(t, at.Unix(), arrived.Add(1300*time.Millisecond).Unix(), "save %s is due in the slot of page 2", id)
 	}
+}
+
+// pacedEnv gives a client a budget of one send per 1.2 s span, with paced
+// saves due a second before their slots.
+var pacedEnv = map[string]string{"PAGE_SIZE": "10", "PLATFORM_RATE_LIMIT": "1",
+	"PLATFORM_RATE_WINDOW": "1s", "PLATFORM_RATE_MARGIN": "200ms", "RATE_WAIT_IN_PLACE": "2s"}
+
+// pacedSync starts a worker and a run of one client of n campaigns on a
+// platform without faults, under pacedEnv.
+func pacedSync(t *testing.T, clientID string, n int) (*bundle, int64) {
+	t.Helper()
+	mc := mockConfig()
+	mc.FailEvery, mc.HangPercent = 0, 0
+	mc.ClientCampaigns = map[string]int{clientID: n}
+	b := setup(t, mc, []string{clientID}, pacedEnv)
+	b.startWorker(t)
+	started, err := b.planner(t).Start(context.Background(), []string{clientID})
+	require.NoError(t, err)
+	return b, started[0].RunID
+}
+
+// scheduledSaves watches asynq's schedule until it has seen n save tasks
+// (of the page, or of any page if page is 0) and returns when each was
+// due, by task id.
+func scheduledSaves(t *testing.T, b *bundle, page, n int) map[string]time.Time {
+	t.Helper()
+	insp := asynq.NewInspectorFromRedisClient(b.rdb)
+	due := map[string]time.Time{}
+	testenv.WaitFor(t, time.Minute, "saves in the schedule", func() bool {
+		scheduled, err := insp.ListScheduledTasks(tasks.QueueSaves)
+		if errors.Is(err, asynq.ErrQueueNotFound) {
+			return false
+		}
+		require.NoError(t, err)
+		for _, ti := range scheduled {
+			p, err := tasks.DecodeSave(ti.Payload)
+			require.NoError(t, err)
+			if page == 0 || p.Page == page {
+				due[ti.ID] = ti.NextProcessAt
+			}
+		}
+		return len(due) >= n
+	})
+	return due
 }
 
 // requireOnePerSecond checks that tasks paced to a budget of one send per
