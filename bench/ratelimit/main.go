@@ -57,6 +57,10 @@ func run() error {
 	// scale. The queue poll interval is the default or shorter.
 	atLeast := func(d, floor time.Duration) string { return max(d/time.Duration(scale), floor).String() }
 	atMost := func(d, ceiling time.Duration) string { return min(d/time.Duration(scale), ceiling).String() }
+	margin, err := time.ParseDuration(getenv("RATE_MARGIN", atLeast(200*time.Millisecond, 60*time.Millisecond)))
+	if err != nil {
+		return fmt.Errorf("RATE_MARGIN: %w", err)
+	}
 
 	// The Redis database is leased like the tests' ones, so a test running
 	// meanwhile never flushes the benchmark's queues.
@@ -93,7 +97,7 @@ func run() error {
 		"PLATFORM_RATE_LIMIT":  strconv.Itoa(limit),
 		"PLATFORM_RATE_WINDOW": window.String(),
 		"PLATFORM_TIMEOUT":     getenv("PLATFORM_TIMEOUT", scaled(10*time.Second)),
-		"PLATFORM_RATE_MARGIN": getenv("RATE_MARGIN", atLeast(200*time.Millisecond, 60*time.Millisecond)),
+		"PLATFORM_RATE_MARGIN": margin.String(),
 		"RATE_WAIT_IN_PLACE":   getenv("RATE_WAIT_IN_PLACE", atLeast(2*time.Second, 1500*time.Millisecond)),
 		"RATE_BOOK_AHEAD":      getenv("RATE_BOOK_AHEAD", scaled(2*time.Minute)),
 		"QUEUE_POLL_INTERVAL":  getenv("QUEUE_POLL_INTERVAL", atMost(1200*time.Millisecond, 100*time.Millisecond)),
@@ -162,10 +166,6 @@ func run() error {
 	limiter, err := benchkit.SumCounters(opsAddrs, gaveUp, noBudget)
 	if err != nil {
 		return err
-	}
-	margin, err := time.ParseDuration(env.Vars["PLATFORM_RATE_MARGIN"])
-	if err != nil {
-		return fmt.Errorf("RATE_MARGIN: %w", err)
 	}
 	return report(runs, stats.Clients, ids, clients*campaigns, workers, limit, window, margin, 2*time.Second/time.Duration(scale), machine, limiter)
 }

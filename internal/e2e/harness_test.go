@@ -143,12 +143,8 @@ func (b *bundle) planner(t *testing.T) *planner.Planner {
 	t.Helper()
 	aq := asynq.NewClientFromRedisClient(b.rdb)
 	q := tasks.NewQueue(aq, b.cfg.TaskMaxRetry, worker.TaskTimeout(b.cfg))
-	var pacer planner.Pacer
-	if b.cfg.SyncCall {
-		lim, err := wiring.Limiter(b.rdb, b.cfg, nil)
-		require.NoError(t, err)
-		pacer = lim
-	}
+	pacer, err := wiring.Pacer(b.rdb, b.cfg)
+	require.NoError(t, err)
 	return planner.New(b.store, q, b.rdb, b.cfg.PageSize, pacer, slog.New(slog.NewJSONHandler(b.logs, nil)))
 }
 

@@ -52,13 +52,9 @@ func (e *env) planner(ctx context.Context) (*planner.Planner, error) {
 		e.rdb, e.aq = rdb, asynq.NewClientFromRedisClient(rdb)
 	}
 	q := tasks.NewQueue(e.aq, e.cfg.TaskMaxRetry, worker.TaskTimeout(e.cfg))
-	var pacer planner.Pacer
-	if e.cfg.SyncCall {
-		lim, err := wiring.Limiter(e.rdb, e.cfg, nil)
-		if err != nil {
-			return nil, err
-		}
-		pacer = lim
+	pacer, err := wiring.Pacer(e.rdb, e.cfg)
+	if err != nil {
+		return nil, err
 	}
 	return planner.New(st, q, e.rdb, e.cfg.PageSize, pacer, e.log), nil
 }

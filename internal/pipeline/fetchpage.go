@@ -65,14 +65,10 @@ func (h *Handlers) fetchPage(ctx context.Context, t *asynq.Task) error {
 	}
 	h.metrics.PageFetched(p.ClientID)
 	// The pages this page planned are fetched at once, ahead of its saves:
-	// they reveal more work. They are in the plan all the same, so that it
-	// does not count on the slots they take.
-	delays, err := h.pace(ctx, p.ClientID, len(res.PendingPages)+len(res.PendingItems))
+	// they reveal more work.
+	delays, err := h.pace(ctx, p.ClientID, len(res.PendingPages), len(res.PendingItems))
 	if err != nil {
 		return h.outcome(err, p.ClientID)
-	}
-	if delays != nil {
-		delays = delays[len(res.PendingPages):]
 	}
 	if err := h.enqueuePending(ctx, p, res, delays); err != nil {
 		return err
@@ -93,15 +89,15 @@ func (h *Handlers) enqueuePending(ctx context.Context, p tasks.FetchPage, res st
 	return h.queue.EnqueueSaves(ctx, p.RunID, p.ClientID, p.Page, res.PendingItems, delays)
 }
 
-// pace plans when n new save tasks of the client should run: at the pace
-// its rate budget can serve their sync calls, so that they do not all
-// queue at once and cycle through the queue for budget. Without sync calls
-// a save spends no budget and runs at once.
-func (h *Handlers) pace(ctx context.Context, clientID string, n int) ([]time.Duration, error) {
+// pace plans when n new save tasks of the client should run, after pages
+// page fetches: at the pace its rate budget can serve their sync calls, so
+// that they do not all queue at once and cycle through the queue for
+// budget. Without sync calls a save spends no budget and runs at once.
+func (h *Handlers) pace(ctx context.Context, clientID string, pages, n int) ([]time.Duration, error) {
 	if !h.syncCall || h.pacer == nil {
 		return nil, nil
 	}
-	delays, err := h.pacer.Pace(ctx, clientID, n)
+	delays, err := h.pacer.Pace(ctx, clientID, pages, n)
 	if err != nil {
 		return nil, fmt.Errorf("pace the saves: %w", err)
 	}

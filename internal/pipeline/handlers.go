@@ -19,7 +19,7 @@ type Handlers struct {
 	platform *platform.Client
 	store    *store.Store
 	queue    *tasks.Queue
-	pacer    Pacer
+	pacer    *ratelimit.Limiter
 	syncCall bool
 	waits    waits
 	// dbOutage is shared by the tasks of this process.
@@ -37,12 +37,6 @@ type Metrics interface {
 	Requeued(clientID string, d time.Duration)
 }
 
-// Pacer spreads a client's new sends over the time its rate budget can
-// serve them: ratelimit.Limiter.Pace.
-type Pacer interface {
-	Pace(ctx context.Context, clientID string, n int) ([]time.Duration, error)
-}
-
 // Options configures Handlers.
 type Options struct {
 	Platform *platform.Client
@@ -50,7 +44,7 @@ type Options struct {
 	Queue    *tasks.Queue
 	// Pacer, when not nil, spreads each page's save tasks over the time
 	// the client's budget can serve their sync calls.
-	Pacer Pacer
+	Pacer *ratelimit.Limiter
 	// SyncCall makes the save handler call the platform's per-campaign
 	// sync endpoint before saving (SYNC_CALL).
 	SyncCall bool

@@ -18,6 +18,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/adsync/adsync/internal/ratelimit"
 	"github.com/adsync/adsync/internal/store"
 	"github.com/adsync/adsync/internal/tasks"
 )
@@ -28,21 +29,15 @@ type Planner struct {
 	queue     *tasks.Queue
 	rdb       redis.UniversalClient
 	inspector *asynq.Inspector
-	pacer     Pacer
+	pacer     *ratelimit.Limiter
 	pageSize  int
 	log       *slog.Logger
 }
 
-// Pacer spreads a client's sends over the time its rate budget can serve
-// them: ratelimit.Limiter.Pace, as the workers use it for a page's saves.
-type Pacer interface {
-	Pace(ctx context.Context, clientID string, n int) ([]time.Duration, error)
-}
-
 // New builds a Planner; rdb is the Redis holding the queues, pageSize is
 // PAGE_SIZE. pacer, when not nil, paces the saves that Resume enqueues
-// again; leave it nil when saves spend no rate budget (SYNC_CALL=false).
-func New(st *store.Store, q *tasks.Queue, rdb redis.UniversalClient, pageSize int, pacer Pacer, log *slog.Logger) *Planner {
+// again, as the workers pace a page's (wiring.Pacer).
+func New(st *store.Store, q *tasks.Queue, rdb redis.UniversalClient, pageSize int, pacer *ratelimit.Limiter, log *slog.Logger) *Planner {
 	return &Planner{store: st, queue: q, rdb: rdb, inspector: asynq.NewInspectorFromRedisClient(rdb),
 		pacer: pacer, pageSize: pageSize, log: log}
 }
@@ -145,12 +140,9 @@ func (p *Planner) Resume(ctx context.Context) ([]Resumed, error) {
 		}
 		// As when a page is fetched: the pages go at once but count in
 		// the plan, and the saves follow at the client's pace.
-		delays, err := p.pace(ctx, r.ClientID, len(pages)+res.Items)
+		delays, err := p.pace(ctx, r.ClientID, len(pages), res.Items)
 		if err != nil {
 			return out, err
-		}
-		if delays != nil {
-			delays = delays[len(pages):]
 		}
 		for _, page := range slices.Sorted(maps.Keys(byPage)) {
 			items := byPage[page]
@@ -171,12 +163,13 @@ func (p *Planner) Resume(ctx context.Context) ([]Resumed, error) {
 	return out, nil
 }
 
-// pace plans n sends of the client, or returns nil without a Pacer.
-func (p *Planner) pace(ctx context.Context, clientID string, n int) ([]time.Duration, error) {
-	if p.pacer == nil || n == 0 {
+// pace plans n saves of the client after pages fetches, or returns nil
+// without a pacer.
+func (p *Planner) pace(ctx context.Context, clientID string, pages, n int) ([]time.Duration, error) {
+	if p.pacer == nil {
 		return nil, nil
 	}
-	delays, err := p.pacer.Pace(ctx, clientID, n)
+	delays, err := p.pacer.Pace(ctx, clientID, pages, n)
 	if err != nil {
 		return nil, fmt.Errorf("planner: pace the resumed work of client %q: %w", clientID, err)
 	}

@@ -28,20 +28,20 @@ func TestPaceSpreadsSendsAtTheBudgetsPace(t *testing.T) {
 	second := newLimiter(t, otherProcess(t, rdb), opts)
 
 	start := time.Now()
-	delays, err := first.Pace(t.Context(), "c", 5)
+	delays, err := first.Pace(t.Context(), "c", 0, 5)
 	require.NoError(t, err)
 	require.Len(t, delays, 5)
 	require.Zero(t, delays[0], "a client with budget starts at once")
 	requireSteps(t, delays, step)
 
-	more, err := second.Pace(t.Context(), "c", 2)
+	more, err := second.Pace(t.Context(), "c", 0, 2)
 	require.NoError(t, err)
 	elapsed := time.Since(start)
 	require.LessOrEqual(t, more[0], 5*step)
 	require.Greater(t, more[0], 5*step-elapsed-time.Millisecond, "the second plan starts where the first ended")
 	requireSteps(t, more, step)
 
-	other, err := first.Pace(t.Context(), "other", 1)
+	other, err := first.Pace(t.Context(), "other", 0, 1)
 	require.NoError(t, err)
 	require.Equal(t, []time.Duration{0}, other, "clients have separate plans")
 	require.Empty(t, stampScores(t, rdb, first, "c"), "a plan books no slot")
@@ -65,9 +65,9 @@ func TestPaceStartsAtTheNextFreeSlot(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.NoError(t, l.Block(t.Context(), "blocked", 2*time.Minute))
-	spent, err := l.Pace(t.Context(), "spent", 1)
+	spent, err := l.Pace(t.Context(), "spent", 0, 1)
 	require.NoError(t, err)
-	blocked, err := l.Pace(t.Context(), "blocked", 2)
+	blocked, err := l.Pace(t.Context(), "blocked", 0, 2)
 	require.NoError(t, err)
 	elapsed := time.Since(start)
 
@@ -83,9 +83,9 @@ func TestPaceEdgeCases(t *testing.T) {
 	t.Parallel()
 	rdb := testenv.Redis(t)
 	l := newLimiter(t, rdb, Options{Limit: 1, Window: time.Second})
-	_, err := l.Pace(t.Context(), "", 1)
+	_, err := l.Pace(t.Context(), "", 0, 1)
 	require.ErrorIs(t, err, ErrEmptyClientID)
-	delays, err := l.Pace(t.Context(), "c", 0)
+	delays, err := l.Pace(t.Context(), "c", 0, 0)
 	require.NoError(t, err)
 	require.Empty(t, delays)
 	n, err := rdb.Exists(t.Context(), l.paceKey("c")).Result()
@@ -117,7 +117,7 @@ func TestWorkIsDueBackWithinReachOfItsSlot(t *testing.T) {
 		require.True(t, nb.Booked)
 		require.Equal(t, lead, nb.Wait-nb.ComeBackIn, "ticket, in-place wait %s", maxWait)
 
-		paced, err := l.Pace(t.Context(), client, 1)
+		paced, err := l.Pace(t.Context(), client, 0, 1)
 		require.NoError(t, err)
 		require.InDelta(t, float64(2*10*time.Second-lead), float64(paced[0]), float64(50*time.Millisecond),
 			"paced after the ticket, in-place wait %s", maxWait)

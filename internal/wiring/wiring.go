@@ -75,6 +75,15 @@ func Limiter(rdb redis.UniversalClient, cfg config.Config, obs ratelimit.Observe
 	})
 }
 
+// Pacer builds the limiter that paces save tasks, or returns nil when saves
+// make no sync call (SYNC_CALL=false) and so spend no rate budget.
+func Pacer(rdb redis.UniversalClient, cfg config.Config) (*ratelimit.Limiter, error) {
+	if !cfg.SyncCall {
+		return nil, nil
+	}
+	return Limiter(rdb, cfg, nil)
+}
+
 // Platform builds the platform client for the configured clients.
 func Platform(cfg config.Config, clients []config.Client, lim platform.Limiter, obs platform.Observer, log *slog.Logger) (*platform.Client, error) {
 	creds := make(map[string]platform.Credentials, len(clients))
