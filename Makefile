@@ -13,7 +13,7 @@ FUZZTIME ?= 60s
 CLIENTS ?= 50
 WORKERS ?= 2
 
-.PHONY: help build test test-race lint services demo bench-ratelimit bench-throughput up clean
+.PHONY: help build test test-race lint services demo bench-ratelimit bench-throughput bench-queue up clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ clean: ## remove build output
 
 bench-throughput: build services ## 100 clients x 1,000 campaigns, no platform limits, WORKERS workers: group commit vs a commit per campaign; RESULT line at the end (PROFILE=1 adds a perf profile)
 	WORKERS=$(WORKERS) $(GO) run ./bench/throughput
+
+bench-queue: services ## asynq alone on this machine: TASKS save tasks (default 100,000) through WORKERS no-op workers; the CPU floor under bench-throughput
+	WORKERS=$(WORKERS) $(GO) run ./bench/queue
 
 .PHONY: compose-check e2e-browser
 

@@ -33,19 +33,12 @@ func main() {
 	}
 }
 
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
-		return v
-	}
-	return def
-}
-
 func run() error {
 	ctx := context.Background()
-	clients := envInt("CLIENTS", 50)
-	workers := envInt("WORKERS", 2)
-	scale := envInt("SCALE", 60)
-	campaigns := envInt("CAMPAIGNS", 100)
+	clients := benchkit.EnvInt("CLIENTS", 50)
+	workers := benchkit.EnvInt("WORKERS", 2)
+	scale := benchkit.EnvInt("SCALE", 60)
+	campaigns := benchkit.EnvInt("CAMPAIGNS", 100)
 	const limit = 10
 	window := time.Minute / time.Duration(scale)
 	scaled := func(d time.Duration) string { return (d / time.Duration(scale)).String() }
@@ -57,7 +50,7 @@ func run() error {
 	// scale. The queue poll interval is the default or shorter.
 	atLeast := func(d, floor time.Duration) string { return max(d/time.Duration(scale), floor).String() }
 	atMost := func(d, ceiling time.Duration) string { return min(d/time.Duration(scale), ceiling).String() }
-	margin, err := time.ParseDuration(getenv("RATE_MARGIN", atLeast(200*time.Millisecond, 60*time.Millisecond)))
+	margin, err := time.ParseDuration(benchkit.EnvString("RATE_MARGIN", atLeast(200*time.Millisecond, 60*time.Millisecond)))
 	if err != nil {
 		return fmt.Errorf("RATE_MARGIN: %w", err)
 	}
@@ -96,14 +89,14 @@ func run() error {
 		"PLATFORM_URL":         platformURL,
 		"PLATFORM_RATE_LIMIT":  strconv.Itoa(limit),
 		"PLATFORM_RATE_WINDOW": window.String(),
-		"PLATFORM_TIMEOUT":     getenv("PLATFORM_TIMEOUT", scaled(10*time.Second)),
+		"PLATFORM_TIMEOUT":     benchkit.EnvString("PLATFORM_TIMEOUT", scaled(10*time.Second)),
 		"PLATFORM_RATE_MARGIN": margin.String(),
-		"RATE_WAIT_IN_PLACE":   getenv("RATE_WAIT_IN_PLACE", atLeast(2*time.Second, 1500*time.Millisecond)),
-		"RATE_BOOK_AHEAD":      getenv("RATE_BOOK_AHEAD", scaled(2*time.Minute)),
-		"QUEUE_POLL_INTERVAL":  getenv("QUEUE_POLL_INTERVAL", atMost(1200*time.Millisecond, 100*time.Millisecond)),
+		"RATE_WAIT_IN_PLACE":   benchkit.EnvString("RATE_WAIT_IN_PLACE", atLeast(2*time.Second, 1500*time.Millisecond)),
+		"RATE_BOOK_AHEAD":      benchkit.EnvString("RATE_BOOK_AHEAD", scaled(2*time.Minute)),
+		"QUEUE_POLL_INTERVAL":  benchkit.EnvString("QUEUE_POLL_INTERVAL", atMost(1200*time.Millisecond, 100*time.Millisecond)),
 		"RETRY_BACKOFF_MIN":    scaled(time.Second),
 		"RETRY_BACKOFF_MAX":    scaled(10 * time.Minute),
-		"WORKER_CONCURRENCY":   getenv("WORKER_CONCURRENCY", "600"),
+		"WORKER_CONCURRENCY":   benchkit.EnvString("WORKER_CONCURRENCY", "600"),
 	} {
 		env.Vars[k] = v
 	}
@@ -175,13 +168,6 @@ const (
 	gaveUp   = "adsync_ratelimit_slots_given_up_total"
 	noBudget = "adsync_ratelimit_no_budget_total"
 )
-
-func getenv(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
 
 func waitExit(p *benchkit.Process) <-chan struct{} {
 	ch := make(chan struct{})

@@ -21,9 +21,10 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strconv"
 	"text/tabwriter"
 	"time"
+
+	"github.com/adsync/adsync/bench/benchkit"
 )
 
 func main() {
@@ -43,12 +44,12 @@ type settings struct {
 
 func settingsFromEnv() settings {
 	return settings{
-		clients:     envInt("CLIENTS", 100),
-		campaigns:   envInt("CAMPAIGNS", 1000),
-		workers:     envInt("WORKERS", 2),
-		concurrency: envString("WORKER_CONCURRENCY", "100"),
-		batchSize:   envString("WRITE_BATCH_SIZE", "500"),
-		batchWait:   envString("WRITE_BATCH_WAIT", "5ms"),
+		clients:     benchkit.EnvInt("CLIENTS", 100),
+		campaigns:   benchkit.EnvInt("CAMPAIGNS", 1000),
+		workers:     benchkit.EnvInt("WORKERS", 2),
+		concurrency: benchkit.EnvString("WORKER_CONCURRENCY", "100"),
+		batchSize:   benchkit.EnvString("WRITE_BATCH_SIZE", "500"),
+		batchWait:   benchkit.EnvString("WRITE_BATCH_WAIT", "5ms"),
 		profile:     os.Getenv("PROFILE") == "1",
 	}
 }
@@ -106,20 +107,6 @@ func printTable(results []result) {
 	_ = tw.Flush()
 	fmt.Println("(commits: transactions committed in the bench database; cpu_busy: share of the machine's CPU its own " +
 		"processes used; cpu_steal: share the hypervisor gave to other machines)")
-}
-
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
-		return v
-	}
-	return def
-}
-
-func envString(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }
 
 // result is what one pass measured.
