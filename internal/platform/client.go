@@ -48,15 +48,24 @@ type request struct {
 // call performs one counted API request for r.clientID with a Bearer token:
 // it spends rate budget before every attempt, and on a 401 replaces the token
 // and tries exactly once more (spending budget again, because the platform
-// counts the retry). A 429 makes every worker of the client hold off through
-// Limiter.Block and is returned, not retried. decode turns a 2xx body into
-// the caller's result.
+// counts the retry). A transient failure (a 503, no answer, a dropped
+// connection) is retried in place, up to Options.TransientRetries times
+// after waits that start at Options.RetryTransientAfter and double, while
+// the budget lets each retry go within the limiter's in-place wait; then the
+// failure is returned for the caller's own, slower retry. A
+// 429 makes every worker of the client hold off through Limiter.Block and is
+// returned, not retried. decode turns a 2xx body into the caller's result.
 func (c *Client) call(ctx context.Context, r request, decode func([]byte) error) error {
 	creds, ok := c.opts.Credentials(r.clientID)
 	if !ok {
 		return &Error{Kind: KindPermanent, Op: r.op, Err: ErrUnknownClient}
 	}
-	for attempt := 1; ; attempt++ {
+	var refreshed bool
+	// transient is the failure an in-place retry follows, if one does, and
+	// retries how many in-place retries have been made.
+	var transient *Error
+	retries := 0
+	for {
 		// The token comes before Wait: a refresh is not counted, and doing it
 		// after Wait would widen the gap between the limiter's stamp and the
 		// request's arrival that a sliding-window limiter must allow for.
@@ -65,13 +74,19 @@ func (c *Client) call(ctx context.Context, r request, decode func([]byte) error)
 			return terr.in(r.op)
 		}
 		if err := c.opts.Limiter.Wait(ctx, r.clientID); err != nil {
+			if transient != nil && ctx.Err() == nil {
+				// No budget soon enough for the retry: the failure goes
+				// back to the caller, counted as one, so that a platform
+				// that keeps failing still ends in a dead letter.
+				return transient
+			}
 			return fmt.Errorf("platform: %s: wait for rate budget: %w", r.op, err)
 		}
 		r.authorization = "Bearer " + tok
 		r.secrets = []secret.Secret{tok, creds.Password}
 		start := time.Now()
 		err := c.do(ctx, r, decode)
-		expired := attempt == 1 && err != nil && err.Status == http.StatusUnauthorized
+		expired := !refreshed && err != nil && err.Status == http.StatusUnauthorized
 		outcome := err.outcome()
 		if expired {
 			// Recovered below: token expiry is routine, not a permanent failure.
@@ -80,12 +95,20 @@ func (c *Client) call(ctx context.Context, r request, decode func([]byte) error)
 		c.observe(ctx, r.clientID, r.endpoint, outcome, time.Since(start))
 		switch {
 		case expired:
+			refreshed = true
 			c.tokens.invalidate(r.clientID, tok)
 			continue
 		case err == nil:
 			return nil
 		case err.Kind == KindRateLimited:
 			c.block(ctx, r.clientID, err.RetryAfter)
+		case err.Kind == KindTransient && retries < c.opts.TransientRetries:
+			transient = err
+			if sleep(ctx, jittered(c.opts.RetryTransientAfter<<retries)) != nil {
+				return err
+			}
+			retries++
+			continue
 		}
 		return err
 	}

@@ -9,6 +9,10 @@
 //     expires (in the background, while the old one still serves);
 //     concurrent requests of one client share a single fetch. A 401 from the
 //     API drops the token, fetches a new one and retries once.
+//   - retries a request that failed transiently in place, a few times
+//     (Options.TransientRetries) and only while the budget lets each retry
+//     go within the limiter's in-place wait; further retries are the
+//     caller's.
 //   - passes every request the platform counts (list and sync calls, and
 //     their retries) through the shared Limiter first; on a 429 it calls
 //     Limiter.Block with the platform's wait, so every worker holds off, and

@@ -157,9 +157,11 @@ func writeJSON(w http.ResponseWriter, status int, body string) {
 }
 
 // countingLimiter is a Limiter that counts calls and grants every Wait,
-// unless waitErr is set.
+// unless waitErr is set: then every Wait after the first grantFirst fails
+// with it.
 type countingLimiter struct {
-	waitErr error
+	waitErr    error
+	grantFirst int64
 
 	waits  atomic.Int64
 	mu     sync.Mutex
@@ -172,7 +174,9 @@ type blockCall struct {
 }
 
 func (l *countingLimiter) Wait(_ context.Context, _ string) error {
-	l.waits.Add(1)
+	if l.waits.Add(1) <= l.grantFirst {
+		return nil
+	}
 	return l.waitErr
 }
 

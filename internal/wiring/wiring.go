@@ -84,6 +84,14 @@ func Pacer(rdb redis.UniversalClient, cfg config.Config) (*ratelimit.Limiter, er
 	return Limiter(rdb, cfg, nil)
 }
 
+// TransientRetriesInPlace is how many times a worker retries a transiently
+// failed platform request before the task goes back to the queue for its
+// retry. Two: the reference platform fails every fifth list call, so a
+// retry fails again one time in five, and two in a row one time in 25;
+// each in-place retry holds a worker slot for RETRY_BACKOFF_MIN or twice
+// that.
+const TransientRetriesInPlace = 2
+
 // Platform builds the platform client for the configured clients.
 func Platform(cfg config.Config, clients []config.Client, lim platform.Limiter, obs platform.Observer, log *slog.Logger) (*platform.Client, error) {
 	creds := make(map[string]platform.Credentials, len(clients))
@@ -97,8 +105,10 @@ func Platform(cfg config.Config, clients []config.Client, lim platform.Limiter, 
 			c, ok := creds[id]
 			return c, ok
 		},
-		Limiter:  lim,
-		Observer: obs,
-		Logger:   log,
+		Limiter:             lim,
+		Observer:            obs,
+		Logger:              log,
+		TransientRetries:    TransientRetriesInPlace,
+		RetryTransientAfter: cfg.RetryBackoffMin,
 	})
 }

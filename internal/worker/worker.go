@@ -94,9 +94,13 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	return nil
 }
 
-// TaskTimeout bounds one run of a task: its requests (each cut at
-// PLATFORM_TIMEOUT, with one token refresh and one retry after a 401), an
-// in-place rate-limit wait, and the database write.
+// TaskTimeout bounds one run of a task: its requests, each cut at
+// PLATFORM_TIMEOUT (the first, one after a 401 with its token fetch, and the
+// in-place retries of transient failures), an in-place rate-limit wait
+// before each, the pauses before the retries, and the database write.
 func TaskTimeout(cfg config.Config) time.Duration {
-	return 4*cfg.PlatformTimeout + 2*cfg.RateWaitInPlace + 30*time.Second
+	counted := 2 + wiring.TransientRetriesInPlace
+	pauses := time.Duration(1<<wiring.TransientRetriesInPlace - 1)
+	return time.Duration(counted+2)*cfg.PlatformTimeout + time.Duration(counted)*cfg.RateWaitInPlace +
+		pauses*cfg.RetryBackoffMin + 30*time.Second
 }
