@@ -61,6 +61,18 @@
 // the limiter reaches the most the rule allows: L sends per span, a send
 // never waits unless it had to, and there is no burst allowance to abuse.
 //
+// # Late slots
+//
+// A send about to go more than Margin/2 after its slot (see Wait) may not
+// use that slot. Its stamp is moved to the present instead, when that keeps
+// every L+1 stamps in order at least a span apart; only groups that hold
+// the new stamp can change, and they lie within a span of it, so
+// restamp.lua checks just those. Moving a stamp later never brings a later
+// append closer than a span to the L-th stamp before it, so the argument
+// above still holds. When a later booking leaves no room (its own send is a
+// span after the late slot), the slot is given up: it stays counted, and
+// the send books the next free slot like any other.
+//
 // # Why the margin
 //
 // A stamp is taken before the request travels: arrival = stamp + delay,

@@ -62,18 +62,25 @@ func New(rdb redis.UniversalClient, opts Options) (*Limiter, error) {
 // claims it: a task that leaves the queue and comes back keeps its place in
 // line instead of racing for a slot again.
 func (l *Limiter) Reserve(ctx context.Context, clientID string) (time.Duration, error) {
+	wait, _, err := l.reserve(ctx, clientID)
+	return wait, err
+}
+
+// reserve is Reserve, and also returns the slot's stamp (microseconds on
+// the Redis clock), which Wait needs to move a late slot.
+func (l *Limiter) reserve(ctx context.Context, clientID string) (time.Duration, int64, error) {
 	if clientID == "" {
-		return 0, fmt.Errorf("ratelimit: reserve: %w", ErrEmptyClientID)
+		return 0, 0, fmt.Errorf("ratelimit: reserve: %w", ErrEmptyClientID)
 	}
 	holder, _ := ctx.Value(holderKey{}).(string)
 	stamps, blocked, tickets := l.keys(clientID)
 	res, err := reserveScript.Run(ctx, l.rdb, []string{stamps, blocked, tickets},
 		l.opts.Limit, l.span, l.maxWait, l.bookAhead, expirySlack.Milliseconds(), holder).Int64Slice()
-	if err == nil && len(res) != 3 {
+	if err == nil && len(res) != 4 {
 		err = fmt.Errorf("unexpected script reply %v", res)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("ratelimit: reserve for client %q: %w", clientID, err)
+		return 0, 0, fmt.Errorf("ratelimit: reserve for client %q: %w", clientID, err)
 	}
 	wait := time.Duration(res[1]) * time.Microsecond
 	if res[0] == 0 {
@@ -81,12 +88,12 @@ func (l *Limiter) Reserve(ctx context.Context, clientID string) (time.Duration, 
 		if l.opts.Observer != nil {
 			l.opts.Observer.NoBudget(clientID, wait)
 		}
-		return 0, nb
+		return 0, 0, nb
 	}
 	if l.opts.Observer != nil {
 		l.opts.Observer.Waited(clientID, max(wait, 0))
 	}
-	return wait, nil
+	return wait, res[3], nil
 }
 
 // comeBackIn is how long a caller sent away should stay away. A ticket
@@ -130,13 +137,15 @@ func (l *Limiter) returnLead() time.Duration {
 // A slot is only good until Margin/2 after it: a process starved of CPU
 // (or paused), or a holder back late for its ticket, could otherwise put
 // its request in the same window as requests sent on time a window after
-// it, which the margin no longer covers. Such a slot is given up (it stays
-// counted) and Wait books another. With no margin configured there is
-// nothing to measure against and every slot is used.
+// it, which the margin no longer covers. Such a slot is moved to the
+// present if the stamps booked after it leave room (restamp.lua), and
+// otherwise given up (it stays counted) while Wait books another. With no
+// margin configured there is nothing to measure against and every slot is
+// used.
 func (l *Limiter) Wait(ctx context.Context, clientID string) error {
 	for {
 		asked := time.Now()
-		d, err := l.Reserve(ctx, clientID)
+		d, stamp, err := l.reserve(ctx, clientID)
 		if err != nil {
 			return err
 		}
@@ -151,10 +160,31 @@ func (l *Limiter) Wait(ctx context.Context, clientID string) error {
 		if l.opts.Margin == 0 || late <= l.opts.Margin/2 {
 			return nil
 		}
+		moved, err := l.restamp(ctx, clientID, stamp)
+		if err != nil {
+			return err
+		}
+		if moved {
+			return nil
+		}
 		if l.opts.Observer != nil {
 			l.opts.Observer.GaveUp(clientID, late)
 		}
 	}
+}
+
+// restamp moves the client's stamp from a slot that has passed to the
+// present, if the stamps booked since leave room for it there, and reports
+// whether it did: a late send then goes at once instead of waiting for a
+// slot at the end of the line, and the slot it leaves is not lost.
+func (l *Limiter) restamp(ctx context.Context, clientID string, stamp int64) (bool, error) {
+	stamps, blocked, _ := l.keys(clientID)
+	moved, err := restampScript.Run(ctx, l.rdb, []string{stamps, blocked},
+		l.opts.Limit, l.span, stamp, expirySlack.Milliseconds()).Int64()
+	if err != nil {
+		return false, fmt.Errorf("ratelimit: move a late slot of client %q: %w", clientID, err)
+	}
+	return moved == 1, nil
 }
 
 // Sleep waits d or until ctx ends, whichever comes first: the wait for a

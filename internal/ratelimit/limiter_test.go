@@ -195,23 +195,53 @@ func TestBlockVoidsTicketsItCovers(t *testing.T) {
 	require.Greater(t, nb.Wait, 4900*time.Millisecond, "the new ticket comes after the block")
 }
 
-// A holder back too late for its ticket gives the slot up (it stays
-// counted) rather than send outside the margin, and books another.
-func TestWaitGivesUpATicketClaimedTooLate(t *testing.T) {
+// A holder back too late for its ticket, with nothing booked after it,
+// sends at once: its stamp moves to the present rather than leave a slot
+// spent for nothing and queue the send behind every later booking.
+func TestWaitMovesALateSlotThatStillFits(t *testing.T) {
 	t.Parallel()
 	rdb := testenv.Redis(t)
 	obs := &recorder{}
 	l := newLimiter(t, rdb, Options{Limit: 1, Window: 200 * time.Millisecond, Margin: 40 * time.Millisecond,
 		MaxInPlaceWait: 50 * time.Millisecond, BookAhead: 5 * time.Second, Observer: obs})
 	ctx, nb := ticketAfterOneSend(t, l)
+	booked := stampScores(t, rdb, l, "c")
 
 	time.Sleep(nb.Wait + 150*time.Millisecond)
-	err := l.Wait(ctx, "c")
-	require.ErrorAs(t, err, &nb, "the late ticket is not used; the next slot is a span after it")
-	require.True(t, nb.Booked)
+	require.NoError(t, l.Wait(ctx, "c"))
+	// The first send has aged out of the set by now.
 	s := stampScores(t, rdb, l, "c")
-	require.GreaterOrEqual(t, len(s), 2)
-	require.Equal(t, s[len(s)-2]+(240*time.Millisecond).Microseconds(), s[len(s)-1], "the new ticket is a span after the late one")
+	require.Len(t, s, 1, "the late slot moved; none was added")
+	require.GreaterOrEqual(t, s[0]-booked[1], (150 * time.Millisecond).Microseconds(), "the stamp is where the send is")
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	require.Empty(t, obs.gaveUp)
+}
+
+// A holder back too late for a slot that a later booking leaves no room to
+// move gives the slot up (it stays counted) rather than send outside the
+// margin, and books another, after that booking.
+func TestWaitGivesUpALateSlotThatNoLongerFits(t *testing.T) {
+	t.Parallel()
+	rdb := testenv.Redis(t)
+	obs := &recorder{}
+	const span = 240 * time.Millisecond
+	l := newLimiter(t, rdb, Options{Limit: 1, Window: 200 * time.Millisecond, Margin: 40 * time.Millisecond,
+		MaxInPlaceWait: 50 * time.Millisecond, BookAhead: 5 * time.Second, Observer: obs})
+	ctx, nb := ticketAfterOneSend(t, l)
+	_, err := l.Reserve(WithHolder(t.Context(), "next"), "c")
+	require.ErrorAs(t, err, new(*NoBudgetError), "a second holder books the slot a span after the first's")
+
+	time.Sleep(nb.Wait + 150*time.Millisecond)
+	err = l.Wait(ctx, "c")
+	require.ErrorAs(t, err, &nb, "the late ticket is not used; the next slot is a span after the last booking")
+	require.True(t, nb.Booked)
+	// The first send has aged out of the set by now.
+	s := stampScores(t, rdb, l, "c")
+	require.Len(t, s, 3, "the slot given up stays counted")
+	for i := 1; i < len(s); i++ {
+		require.Equal(t, s[i-1]+span.Microseconds(), s[i], "every stamp is a span after the one before")
+	}
 	obs.mu.Lock()
 	defer obs.mu.Unlock()
 	require.Len(t, obs.gaveUp, 1, "the observer hears of the slot given up")

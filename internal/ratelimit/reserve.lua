@@ -10,10 +10,11 @@
 -- ARGV[4]  longest wait booked for a holder who comes back, microseconds
 -- ARGV[5]  expiry slack, milliseconds
 -- ARGV[6]  holder: who asks, "" for an anonymous caller
--- Returns {go, wait, booked}, wait in microseconds from now:
---   {1, wait, 1}  send after wait (negative: the holder's slot is that late)
---   {0, wait, 1}  a slot is booked for the holder wait from now; come back
---   {0, wait, 0}  nothing booked: the earliest free slot is wait from now
+-- Returns {go, wait, booked, stamp}, wait in microseconds from now and stamp
+-- the slot's score:
+--   {1, wait, 1, stamp}  send after wait (negative: the holder's slot is that late)
+--   {0, wait, 1, stamp}  a slot is booked for the holder wait from now; come back
+--   {0, wait, 0, stamp}  nothing booked: the earliest free slot is wait from now
 local limit = tonumber(ARGV[1])
 local span = tonumber(ARGV[2])
 local max_wait = tonumber(ARGV[3])
@@ -40,10 +41,10 @@ if holder ~= '' then
     ticket = tonumber(ticket)
     if ticket >= blocked then
       if ticket - now > max_wait then
-        return {0, ticket - now, 1}
+        return {0, ticket - now, 1, ticket}
       end
       redis.call('ZREM', KEYS[3], holder)
-      return {1, ticket - now, 1}
+      return {1, ticket - now, 1, ticket}
     end
     redis.call('ZREM', KEYS[3], holder)
   end
@@ -60,7 +61,7 @@ end
 local wait = at - now
 local ticketed = holder ~= '' and wait > max_wait and wait <= book_ahead
 if wait > max_wait and not ticketed then
-  return {0, wait, 0}
+  return {0, wait, 0, at}
 end
 
 -- Several stamps can share a score (a burst at the end of a block); the
@@ -72,8 +73,8 @@ redis.call('ZADD', KEYS[1], at, string.format('%.0f:%d', at, n))
 local expiry = math.ceil((at + span) / 1000) + slack
 redis.call('PEXPIREAT', KEYS[1], expiry)
 if not ticketed then
-  return {1, wait, 0}
+  return {1, wait, 0, at}
 end
 redis.call('ZADD', KEYS[3], at, holder)
 redis.call('PEXPIREAT', KEYS[3], expiry)
-return {0, wait, 1}
+return {0, wait, 1, at}

@@ -21,6 +21,10 @@ var (
 	blockedSrc    string
 	blockedScript = redis.NewScript(blockedSrc)
 
+	//go:embed restamp.lua
+	restampSrc    string
+	restampScript = redis.NewScript(restampSrc)
+
 	//go:embed pace.lua
 	paceSrc    string
 	paceScript = redis.NewScript(paceSrc)
