@@ -52,9 +52,9 @@ type request struct {
 // connection) is retried in place, up to Options.TransientRetries times
 // after waits that start at Options.RetryTransientAfter and double, while
 // the budget lets each retry go within the limiter's in-place wait; then the
-// failure is returned for the caller's own, slower retry. A
-// 429 makes every worker of the client hold off through Limiter.Block and is
-// returned, not retried. decode turns a 2xx body into the caller's result.
+// failure is returned for the caller's own, slower retry. A 429 makes every
+// worker of the client hold off through Limiter.Block and is returned, not
+// retried. decode turns a 2xx body into the caller's result.
 func (c *Client) call(ctx context.Context, r request, decode func([]byte) error) error {
 	creds, ok := c.opts.Credentials(r.clientID)
 	if !ok {
