@@ -29,8 +29,8 @@ func ProcessCPU(pid int) time.Duration {
 	return time.Duration(utime+stime) * clockTick
 }
 
-// PIDsNamed lists the processes whose command name is name.
-func PIDsNamed(name string) []int {
+// pidsNamed lists the processes whose command name is name.
+func pidsNamed(name string) []int {
 	comms, _ := filepath.Glob("/proc/[0-9]*/comm")
 	var out []int
 	for _, c := range comms {
@@ -43,4 +43,14 @@ func PIDsNamed(name string) []int {
 		}
 	}
 	return out
+}
+
+// CPUOfProcessesNamed is the user and system time so far of every process
+// whose command name is name, summed.
+func CPUOfProcessesNamed(name string) time.Duration {
+	var sum time.Duration
+	for _, pid := range pidsNamed(name) {
+		sum += ProcessCPU(pid)
+	}
+	return sum
 }

@@ -85,13 +85,13 @@ func run(ctx context.Context) error {
 		return fmt.Errorf("flush redis database %d: %w", redisDB, err)
 	}
 
-	enqueue, err := measure("enqueue", n, nil, func() error { return enqueueSaves(ctx, rdb, n) })
+	enqueue, err := measure("enqueue", n, func() error { return enqueueSaves(ctx, rdb, n) })
 	if err != nil {
 		return err
 	}
 	var children []*exec.Cmd
 	defer func() { stopAll(children) }()
-	process, err := measure("take and finish", n, &children, func() error {
+	process, err := measure("take and finish", n, func() error {
 		children, err = startChildren(workers, redisDB, concurrency)
 		if err != nil {
 			return err
@@ -100,6 +100,10 @@ func run(ctx context.Context) error {
 	})
 	if err != nil {
 		return err
+	}
+	// The workers started with the phase, so all their CPU time is its.
+	for _, c := range children {
+		process.workers += benchkit.ProcessCPU(c.Process.Pid)
 	}
 
 	phases := []phase{enqueue, process}
@@ -113,14 +117,14 @@ func run(ctx context.Context) error {
 	return nil
 }
 
-// measure runs f and reads the CPU each part of the machine spent on it.
-// children, when not nil, points at the worker processes f starts.
-func measure(name string, n int, children *[]*exec.Cmd, f func() error) (phase, error) {
+// measure runs f and reads the CPU the machine, this process and Redis
+// spent on it.
+func measure(name string, n int, f func() error) (phase, error) {
 	before, err := benchkit.ReadMachineCPU()
 	if err != nil {
 		return phase{}, err
 	}
-	self, redisBefore := benchkit.ProcessCPU(os.Getpid()), redisCPU()
+	self, redisBefore := benchkit.ProcessCPU(os.Getpid()), benchkit.CPUOfProcessesNamed("redis-server")
 	start := time.Now()
 	if err := f(); err != nil {
 		return phase{}, fmt.Errorf("%s: %w", name, err)
@@ -131,21 +135,9 @@ func measure(name string, n int, children *[]*exec.Cmd, f func() error) (phase, 
 		return phase{}, err
 	}
 	p.machine = after.Since(before)
-	p.bench, p.redis = benchkit.ProcessCPU(os.Getpid())-self, redisCPU()-redisBefore
-	if children != nil {
-		for _, c := range *children {
-			p.workers += benchkit.ProcessCPU(c.Process.Pid)
-		}
-	}
+	p.bench = benchkit.ProcessCPU(os.Getpid()) - self
+	p.redis = benchkit.CPUOfProcessesNamed("redis-server") - redisBefore
 	return p, nil
-}
-
-func redisCPU() time.Duration {
-	var sum time.Duration
-	for _, pid := range benchkit.PIDsNamed("redis-server") {
-		sum += benchkit.ProcessCPU(pid)
-	}
-	return sum
 }
 
 // pageSize is how many save tasks one enqueue call fans out, as a page of

@@ -33,9 +33,7 @@ func sampleCPU(ctx context.Context, db *pgx.Conn, workers []*benchkit.Process, m
 		s.workers += benchkit.ProcessCPU(w.PID())
 	}
 	s.mock = benchkit.ProcessCPU(mock.PID())
-	for _, pid := range benchkit.PIDsNamed("redis-server") {
-		s.redis += benchkit.ProcessCPU(pid)
-	}
+	s.redis = benchkit.CPUOfProcessesNamed("redis-server")
 	rows, err := db.Query(ctx, `SELECT pid FROM pg_stat_activity
 		WHERE datname = current_database() AND pid <> pg_backend_pid()`)
 	if err != nil {
