@@ -2,7 +2,9 @@
 // at time scale 60 with its default faults and 100 campaigns per client,
 // WORKERS worker processes and a full sync of CLIENTS clients, then compares
 // each client's wall time with the bound the platform's rate limit sets and
-// prints a table and one RESULT line.
+// prints a table and one RESULT line. It also draws the requests of the
+// first CHART_CLIENTS clients (3) against their sliding window into the SVG
+// file CHART (ratelimit.svg in the run's log folder).
 //
 // The bound of a client that made R counted requests is
 // floor((R-1)/L)·W + the last request's own service time: with at most L
@@ -15,6 +17,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"text/tabwriter"
@@ -70,18 +73,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	mockAddr, err := benchkit.FreeAddr()
+	charted := ids[:min(len(ids), benchkit.EnvInt("CHART_CLIENTS", 3))]
+	platformURL, rec, stopMock, err := startMock(scale, campaigns, charted)
 	if err != nil {
 		return err
 	}
-	mockProc, err := env.Start("mockapi", map[string]string{
-		"MOCK_ADDR": mockAddr, "MOCK_TIME_SCALE": strconv.Itoa(scale), "MOCK_CAMPAIGNS": strconv.Itoa(campaigns),
-	})
-	if err != nil {
-		return err
-	}
-	defer mockProc.Stop()
-	platformURL := "http://" + mockAddr
+	defer stopMock()
 	if err := benchkit.WaitHTTP(platformURL+"/health", 10*time.Second); err != nil {
 		return err
 	}
@@ -160,6 +157,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	chart := benchkit.EnvString("CHART", filepath.Join(env.Dir, "ratelimit.svg"))
+	if err := writeChart(chart, rec.recorded(), charted, limit, window, scale); err != nil {
+		return err
+	}
+	fmt.Printf("chart of %d clients' requests against their window: %s\n", len(charted), chart)
 	return report(runs, stats.Clients, ids, clients*campaigns, workers, limit, window, margin, 2*time.Second/time.Duration(scale), machine, limiter)
 }
 
