@@ -26,8 +26,9 @@ const (
 	monPassword = "mon-Pa55-4e2a"
 	// reasonText starts the reason of every poison record's dead letter.
 	reasonText = "invalid campaign: field"
-	// screenshot is where the picture of asynqmon lands (gitignored).
-	screenshot = "screenshots/asynqmon-archived.png"
+	// screenshot is where the picture of asynqmon lands: docs/operations.md
+	// shows it, so a run of the test refreshes the committed picture.
+	screenshot = "docs/img/asynqmon-dead-letters.png"
 )
 
 // A sync with every 10th record poisoned, at time scale 60, by the built
@@ -108,6 +109,7 @@ func openArchivedTab(t *testing.T, chromium, url string) (string, int) {
 	require.NoError(t, err)
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG
 	require.NoError(t, err)
+	requireNotBlank(t, png)
 	path := filepath.Join(repoRoot, screenshot)
 	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
 	require.NoError(t, os.WriteFile(path, png, 0o644))
