@@ -6,12 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
 )
 
@@ -30,7 +32,7 @@ var outcomeOrder = []string{outcomeOK, outcomeFailed, outcomeNoAnswer, outcomeRe
 // over time at the height of the number of requests in the sliding window
 // that ends at it, the step line of that count, and the limit: the limiter
 // works when the line reaches the limit often and never crosses it. The
-// chart is an SVG written to path.
+// chart is written to path, an SVG or a PNG after its extension.
 func writeChart(path string, arrivals []arrival, clients []string, limit int, window time.Duration, scale int) error {
 	if len(arrivals) == 0 {
 		return fmt.Errorf("chart: no request of clients %v was recorded", clients)
@@ -41,12 +43,17 @@ func writeChart(path string, arrivals []arrival, clients []string, limit int, wi
 			t0 = a.at
 		}
 	}
+	end := 0.0 // one time axis for every panel, so they line up
+	for _, a := range arrivals {
+		end = max(end, a.at.Sub(t0).Seconds()+window.Seconds())
+	}
 	plots := make([][]*plot.Plot, len(clients))
 	for i, c := range clients {
 		p, err := clientPanel(c, arrivalsOf(arrivals, c), t0, limit, window, scale)
 		if err != nil {
 			return err
 		}
+		p.X.Min, p.X.Max = 0, end
 		if i == 0 {
 			p.Legend.Top = true
 			p.Legend.Left = false
@@ -56,8 +63,16 @@ func writeChart(path string, arrivals []arrival, clients []string, limit int, wi
 		plots[i] = []*plot.Plot{p}
 	}
 	const width = 10 * vg.Inch
-	height := vg.Length(len(clients)) * 2.4 * vg.Inch
-	canvas := vgsvg.New(width, height)
+	height := vg.Length(len(clients)) * 3 * vg.Inch
+	var canvas vg.CanvasWriterTo
+	switch ext := strings.ToLower(filepath.Ext(path)); ext {
+	case ".svg":
+		canvas = vgsvg.New(width, height)
+	case ".png":
+		canvas = vgimg.PngCanvas{Canvas: vgimg.New(width, height)}
+	default:
+		return fmt.Errorf("chart: %s: the file must end in .svg or .png", path)
+	}
 	tiles := draw.Tiles{Rows: len(clients), Cols: 1, PadY: vg.Points(8), PadTop: vg.Points(4), PadBottom: vg.Points(4), PadLeft: vg.Points(4), PadRight: vg.Points(8)}
 	for i, c := range plot.Align(plots, tiles, draw.New(canvas)) {
 		plots[i][0].Draw(c[0])
@@ -101,7 +116,10 @@ func clientPanel(client string, arrivals []arrival, t0 time.Time, limit int, win
 		client, len(arrivals), refused, maxInWindow(arrivals, window), window, scale, window)
 	p.X.Label.Text = "seconds since the first request"
 	p.Y.Label.Text = "requests in the window"
-	p.Y.Min, p.Y.Max = 0, float64(limit)+2
+	// Room above the limit for the legend, which must not hide a request.
+	p.Y.Min, p.Y.Max = 0, float64(limit)*1.6
+	p.Legend.TextStyle.Font.Size = vg.Points(9)
+	p.Legend.Padding = vg.Points(1)
 
 	step, err := plotter.NewLine(windowSteps(arrivals, t0, window))
 	if err != nil {
@@ -131,10 +149,7 @@ func clientPanel(client string, arrivals []arrival, t0 time.Time, limit int, win
 		byOutcome[a.outcome] = append(byOutcome[a.outcome], plotter.XY{X: a.at.Sub(t0).Seconds(), Y: float64(heights[i])})
 	}
 	for _, o := range append(outcomeOrder, otherOutcomes(byOutcome)...) {
-		pts, ok := byOutcome[o]
-		if !ok && o != outcomeRefused {
-			continue
-		}
+		pts := byOutcome[o]
 		sc, err := plotter.NewScatter(pts)
 		if err != nil {
 			return nil, fmt.Errorf("chart %s: %w", client, err)
@@ -142,10 +157,10 @@ func clientPanel(client string, arrivals []arrival, t0 time.Time, limit int, win
 		if style, ok := outcomeStyle[o]; ok {
 			sc.GlyphStyle = style
 		}
-		if len(pts) > 0 { // an empty scatter has no data range; a refusal stays in the legend
+		if len(pts) > 0 { // an empty scatter has no data range
 			p.Add(sc)
+			p.Legend.Add(o, sc)
 		}
-		p.Legend.Add(o, sc)
 	}
 	return p, nil
 }

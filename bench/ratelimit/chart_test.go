@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +11,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/adsync/adsync/internal/mock"
 )
 
 // at builds arrivals of one client at the given offsets in milliseconds.
@@ -62,7 +67,64 @@ func TestWriteChartDrawsEveryClientAndOutcome(t *testing.T) {
 	}
 }
 
+func TestWriteChartWritesAPNGAndRefusesOtherFormats(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	arr := at(t0, outcomeOK, 0, 100, 900)
+	dir := t.TempDir()
+	require.NoError(t, writeChart(filepath.Join(dir, "c.png"), arr, []string{"c"}, 10, time.Second, 60))
+	b, err := os.ReadFile(filepath.Join(dir, "c.png")) // #nosec G304 -- the test's own file
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(string(b), "\x89PNG"), "a PNG file")
+	require.ErrorContains(t, writeChart(filepath.Join(dir, "c.gif"), arr, []string{"c"}, 10, time.Second, 60), "must end in .svg or .png")
+}
+
 func TestWriteChartRefusesAnEmptyRecording(t *testing.T) {
 	err := writeChart(filepath.Join(t.TempDir(), "c.svg"), nil, []string{"client-001"}, 10, time.Second, 60)
 	require.ErrorContains(t, err, "no request")
+}
+
+// The recorder notes a request on arrival, with its answer once there is
+// one; a request still unanswered is recorded as one with no answer.
+func TestRecorderNotesArrivalsAndAnswers(t *testing.T) {
+	release := make(chan struct{})
+	mockish := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/api/campaigns":
+			w.WriteHeader(http.StatusServiceUnavailable)
+		case "/api/campaigns/x/sync":
+			<-release // hangs until the end of the test
+		default:
+			_, _ = w.Write([]byte("ok"))
+		}
+	})
+	rec := newRecorder(mockish, []string{"c"})
+	srv := httptest.NewServer(rec)
+	defer srv.Close()
+	defer close(release)
+	do := func(method, path, client string) {
+		req, err := http.NewRequest(method, srv.URL+path, nil)
+		require.NoError(t, err)
+		req.Header.Set("X-Client-ID", client)
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+		if err == nil {
+			_ = resp.Body.Close()
+		}
+	}
+	do(http.MethodGet, "/api/campaigns", "c")
+	do(http.MethodGet, "/api/campaigns", "other") // not charted
+	do(http.MethodGet, "/health", "c")            // not an /api request
+	do(http.MethodGet, "/api/campaigns/1", "c")
+	do(http.MethodPost, "/api/campaigns/x/sync", "c")
+	var outcomes []string
+	for _, a := range rec.recorded() {
+		require.Equal(t, "c", a.client)
+		outcomes = append(outcomes, a.outcome)
+	}
+	require.Equal(t, []string{outcomeFailed, outcomeOK, outcomeNoAnswer}, outcomes)
+	stats := map[string]mock.ClientStats{"c": {Counted: 3, Hangs: 1}}
+	require.NoError(t, checkRecording(rec.recorded(), stats, []string{"c"}))
+	stats["c"] = mock.ClientStats{Counted: 4, Hangs: 1}
+	require.ErrorContains(t, checkRecording(rec.recorded(), stats, []string{"c"}), "the mock counted 4")
 }

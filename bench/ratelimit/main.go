@@ -158,6 +158,9 @@ func run() error {
 		return err
 	}
 	chart := benchkit.EnvString("CHART", filepath.Join(env.Dir, "ratelimit.svg"))
+	if err := checkRecording(rec.recorded(), stats.Clients, charted); err != nil {
+		return err
+	}
 	if err := writeChart(chart, rec.recorded(), charted, limit, window, scale); err != nil {
 		return err
 	}

@@ -2,11 +2,14 @@ package main
 
 import (
 	"cmp"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/adsync/adsync/internal/mock"
 )
 
 // Outcomes of a recorded request, as the chart's legend names them.
@@ -55,19 +58,35 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.next.ServeHTTP(w, req)
 		return
 	}
-	at := time.Now()
-	sw := &statusWriter{ResponseWriter: w}
-	r.next.ServeHTTP(sw, req)
+	// Noted on arrival: a hung request's handler may only return when the
+	// server closes, long after the run.
 	r.mu.Lock()
-	r.arrivals = append(r.arrivals, arrival{at: at, client: client, outcome: outcomeOf(sw.status)})
+	i := len(r.arrivals)
+	r.arrivals = append(r.arrivals, arrival{at: time.Now(), client: client})
 	r.mu.Unlock()
+	sw := &statusWriter{ResponseWriter: w}
+	// Deferred: the mock drops a hung request by panicking with
+	// http.ErrAbortHandler, which must go on to net/http.
+	defer func() {
+		r.mu.Lock()
+		r.arrivals[i].outcome = outcomeOf(sw.status)
+		r.mu.Unlock()
+	}()
+	r.next.ServeHTTP(sw, req)
 }
 
-// recorded returns a copy of the arrivals recorded so far.
+// recorded returns a copy of the arrivals recorded so far; a request not
+// answered yet is one with no answer.
 func (r *recorder) recorded() []arrival {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]arrival(nil), r.arrivals...)
+	out := append([]arrival(nil), r.arrivals...)
+	for i := range out {
+		if out[i].outcome == "" {
+			out[i].outcome = outcomeNoAnswer
+		}
+	}
+	return out
 }
 
 // outcomeOf names an HTTP status; 0 means the handler never answered (the
@@ -114,4 +133,30 @@ func (w *statusWriter) Flush() {
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
+}
+
+// checkRecording compares the recorded arrivals of each charted client with
+// the mock's own counts, so a chart never shows fewer requests, refusals or
+// hangs than the platform saw.
+func checkRecording(arrivals []arrival, stats map[string]mock.ClientStats, clients []string) error {
+	for _, c := range clients {
+		var admitted, refused, hung int64
+		for _, a := range arrivalsOf(arrivals, c) {
+			switch {
+			case a.outcome == outcomeRefused:
+				refused++
+			case a.outcome == outcomeNoAnswer:
+				hung++
+				admitted++
+			default:
+				admitted++
+			}
+		}
+		s := stats[c]
+		if admitted != s.Counted || refused != s.RateLimited || hung != s.Hangs {
+			return fmt.Errorf("chart: recorded %d requests, %d refused, %d unanswered of %s; the mock counted %d, %d, %d",
+				admitted, refused, hung, c, s.Counted, s.RateLimited, s.Hangs)
+		}
+	}
+	return nil
 }
