@@ -107,7 +107,10 @@ func openArchivedTab(t *testing.T, chromium, url string) (string, int) {
 	require.NoError(t, err)
 	rows, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("tbody tr").length`))
 	require.NoError(t, err)
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG
+	// The picture for the docs: the top of the page at a laptop's size, the
+	// queue's figures and the first dead letters with their reasons.
+	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(1400, 1000)))
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	require.NoError(t, err)
 	requireNotBlank(t, png)
 	path := filepath.Join(repoRoot, screenshot)

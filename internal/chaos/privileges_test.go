@@ -21,13 +21,14 @@ import (
 )
 
 // readmeSQL returns the SQL block that follows the marker comment in the
-// README, so the test runs exactly what the README tells operators to run.
+// operations guide (docs/operations.md), so the test runs exactly what it
+// tells operators to run.
 func readmeSQL(t *testing.T, marker string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "operations.md"))
 	require.NoError(t, err)
 	_, after, ok := strings.Cut(string(b), "<!-- "+marker+" -->")
-	require.True(t, ok, "README.md has no %q marker", marker)
+	require.True(t, ok, "docs/operations.md has no %q marker", marker)
 	_, after, ok = strings.Cut(after, "```sql\n")
 	require.True(t, ok, "no sql block after %q", marker)
 	block, _, ok := strings.Cut(after, "```")
@@ -35,7 +36,7 @@ func readmeSQL(t *testing.T, marker string) string {
 	return block
 }
 
-// The README's least-privilege setup works as written: migrations run as
+// The least-privilege setup of docs/operations.md works as written: migrations run as
 // the owner role, then the worker and the enqueuer run as the restricted
 // role (their start-up migration check finds nothing to do and needs only
 // to read schema_migrations and take the advisory lock) and sync every
