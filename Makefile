@@ -66,7 +66,7 @@ compose-check: ## validate docker-compose.yml with Debian's docker-compose (no e
 	CGO_ENABLED=0 $(GO) build -trimpath -o /dev/null ./cmd/...
 	@echo "compose-check: docker-compose.yml is valid; the static build succeeds"
 
-e2e-browser: services ## headless Chromium on asynqmon's dead letters after a poisoned sync (installs Debian's chromium if missing); screenshot in screenshots/
+e2e-browser: services ## headless Chromium on asynqmon's dead letters after a poisoned sync (installs Debian's chromium if missing); screenshot in docs/img/asynqmon-dead-letters.png
 	@command -v chromium >/dev/null || { apt-get update && apt-get install -y chromium; }
 	$(GO) test -tags browser -count=1 -v -timeout 10m ./e2e/browser/
 
