@@ -80,3 +80,8 @@ fuzz: ## run each fuzz test for FUZZTIME (default 60s); new failing inputs land 
 	@for f in FuzzDecodePage FuzzListCampaigns FuzzErrorAnswer; do \
 		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./internal/platform/ || exit 1; done
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/campaign/
+
+.PHONY: docs-check
+
+docs-check: ## every relative link and #anchor of README.md and docs/ leads somewhere (make test runs it too)
+	$(GO) test -count=1 ./internal/doclinks/
