@@ -214,4 +214,3 @@ func TestBrokenClientsFileKeepsTheOldList(t *testing.T) {
 	require.Equal(t, 1, strings.Count(b.logs.String(), "clients configuration refused"), "one error line for the problem")
 	require.NotContains(t, b.logs.String(), password)
 }
-

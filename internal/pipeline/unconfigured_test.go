@@ -21,7 +21,7 @@ import (
 // grantAll is a Limiter that always grants.
 type grantAll struct{}
 
-func (grantAll) Wait(context.Context, string) error                { return nil }
+func (grantAll) Wait(context.Context, string) error                 { return nil }
 func (grantAll) Block(context.Context, string, time.Duration) error { return nil }
 
 // unconfiguredBundle is handlers on a real database, whose platform client
