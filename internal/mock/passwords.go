@@ -36,6 +36,20 @@ func (s *Server) SetClientPassword(clientID string, password secret.Secret) {
 	s.passwords.Store(clientID, password)
 }
 
+// decodeControl reads the body of a /__mock/ control request: one JSON
+// object of at most limit bytes, with no unknown field and nothing after it.
+func decodeControl(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.Decode(&struct{}{}) != io.EOF {
+		return errors.New("unexpected data after the JSON object")
+	}
+	return nil
+}
+
 // passwordFor is the password that an account's login must carry for the
 // client.
 func (s *Server) passwordFor(clientID string, a Account) string {
@@ -51,13 +65,8 @@ func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request) {
 	if !allow(w, r, http.MethodPost) {
 		return
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxPasswordBody))
-	dec.DisallowUnknownFields()
 	var c passwordChange
-	err := dec.Decode(&c)
-	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
-		err = errors.New("unexpected data after the JSON object")
-	}
+	err := decodeControl(w, r, maxPasswordBody, &c)
 	if err == nil && strings.TrimSpace(c.ClientID) == "" {
 		err = errors.New("client_id is required")
 	}
