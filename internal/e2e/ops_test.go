@@ -66,7 +66,7 @@ func TestOpsServerAfterFullRun(t *testing.T) {
 	require.Equal(t, http.StatusOK, code, body)
 	code, body = opstest.Call(t, http.MethodGet, base+"/readyz", "", "")
 	require.Equal(t, http.StatusOK, code, body)
-	require.JSONEq(t, `{"status":"ok","checks":{"redis":"ok","postgres":"ok"}}`, body)
+	require.JSONEq(t, `{"status":"ok","checks":{"redis":"ok","postgres":"ok","clients":"ok"}}`, body)
 
 	f := opstest.Scrape(t, base+"/metrics")
 	acme := map[string]string{"client": "acme"}

@@ -26,6 +26,7 @@ const usage = `usage:
   enqueuer status [RUN]                     recent runs and their counts, or one run in detail
   enqueuer resume                           re-enqueue the unfinished work of running runs (after Redis lost its data)
   enqueuer schedule --every DURATION        start runs of all clients periodically until stopped
+  enqueuer clients                          the configured clients and their latest run (never a password)
 Configuration comes from environment variables: see README.md.`
 
 // Main runs the enqueuer with args (without the program name) and returns
@@ -55,6 +56,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		run = resumeCmd
 	case "schedule":
 		run = scheduleCmd
+	case "clients":
+		run = clientsCmd
 	default:
 		fmt.Fprintf(stderr, "enqueuer: unknown command %q\n%s\n", cmd, usage)
 		return ExitUsage

@@ -38,6 +38,14 @@ func scheduleCmd(ctx context.Context, e *env, args []string) (int, error) {
 	ticker := time.NewTicker(*every)
 	defer ticker.Stop()
 	for {
+		// The clients file is read again at every tick: clients added or
+		// removed since are synced, or no longer, from then on. A broken
+		// file keeps the last good list (the error is logged).
+		if now, err := e.clientIDs(nil); err != nil {
+			e.log.Error("clients configuration refused; keeping the last good list", "problem", err.Error(), "clients", len(ids))
+		} else {
+			ids = now
+		}
 		if err := scheduleTick(ctx, e, pl, ids); err != nil {
 			e.log.Error("scheduled sync failed; trying again next tick", "error", err.Error())
 		}

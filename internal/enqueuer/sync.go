@@ -68,9 +68,9 @@ func syncCmd(ctx context.Context, e *env, args []string) (int, error) {
 // clientIDs returns the configured clients' ids, or the named ones after
 // checking that each is configured.
 func (e *env) clientIDs(only []string) ([]string, error) {
-	clients, err := e.cfg.Clients()
+	clients, err := e.configuredClients()
 	if err != nil {
-		return nil, usageError{err}
+		return nil, err
 	}
 	known := make(map[string]bool, len(clients))
 	ids := make([]string, 0, len(clients))

@@ -42,7 +42,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.reply(w, c, epAuth, http.StatusServiceUnavailable, unavailable)
 		return
 	}
-	account, problem := s.checkBasic(r.Header.Get("Authorization"))
+	account, problem := s.checkBasic(r.Header.Get("Authorization"), c.id)
 	if problem != nil {
 		s.reply(w, c, epAuth, http.StatusUnauthorized, problem)
 		return
@@ -58,7 +58,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 
 // checkBasic returns the index of the account named by a Basic
 // Authorization header, or the 401 body saying what is wrong.
-func (s *Server) checkBasic(header string) (int, *apiError) {
+func (s *Server) checkBasic(header, clientID string) (int, *apiError) {
 	unauthorized := func(msg string) (int, *apiError) {
 		return 0, &apiError{Error: "Unauthorized", Message: msg}
 	}
@@ -81,7 +81,7 @@ func (s *Server) checkBasic(header string) (int, *apiError) {
 	for i, a := range s.cfg.Accounts {
 		// Compare every account in constant time, so timing tells nothing.
 		same := subtle.ConstantTimeCompare([]byte(email), []byte(a.Email)) &
-			subtle.ConstantTimeCompare([]byte(password), []byte(a.Password.Reveal()))
+			subtle.ConstantTimeCompare([]byte(password), []byte(s.passwordFor(clientID, a)))
 		if same == 1 {
 			found = i
 		}

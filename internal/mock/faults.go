@@ -1,10 +1,8 @@
 package mock
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"time"
@@ -84,13 +82,8 @@ func (s *Server) handleGetFaults(w http.ResponseWriter, _ *http.Request) {
 // fault settings (a missing field means off), and the answer is the new
 // settings.
 func (s *Server) handleSetFaults(w http.ResponseWriter, r *http.Request) {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxFaultsBody))
-	dec.DisallowUnknownFields()
 	var f Faults
-	err := dec.Decode(&f)
-	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
-		err = errors.New("unexpected data after the JSON object")
-	}
+	err := decodeControl(w, r, maxFaultsBody, &f)
 	if err == nil {
 		err = s.SetFaults(f)
 	}

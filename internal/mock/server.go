@@ -34,6 +34,7 @@ type Server struct {
 	waiting    atomic.Int64 // requests hung or in the sync delay
 	panics     atomic.Int64 // handler panics caught by recoverJSON
 
+	passwords sync.Map // client id -> secret.Secret, set at run time (passwords.go)
 	closing   chan struct{}
 	closeOnce sync.Once
 }
@@ -111,6 +112,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		if allow(w, r, http.MethodPost) {
 			s.handleReset(w, r)
 		}
+	case "/__mock/password":
+		s.handlePassword(w, r)
 	case "/__mock/faults":
 		switch r.Method {
 		case http.MethodGet:

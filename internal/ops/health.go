@@ -14,6 +14,9 @@ type Check struct {
 	Name string
 	// Probe returns nil when the dependency answers; it must honour ctx.
 	Probe func(ctx context.Context) error
+	// Advisory checks show their problem in the body but leave the process
+	// ready: it still works, on the last good client list, say.
+	Advisory bool
 }
 
 // readiness is /readyz's body: "ok" or "unavailable", and each check's
@@ -41,7 +44,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	for i, c := range s.opts.Checks {
 		body.Checks[c.Name] = "ok"
 		if results[i] != nil {
-			body.Status = "unavailable"
+			if !c.Advisory {
+				body.Status = "unavailable"
+			}
 			body.Checks[c.Name] = results[i].Error()
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/adsync/adsync/internal/platform"
 	"github.com/adsync/adsync/internal/ratelimit"
 	"github.com/adsync/adsync/internal/store"
 )
@@ -23,6 +24,9 @@ func (h *Handlers) deadLettering(next asynq.HandlerFunc) asynq.HandlerFunc {
 	return func(ctx context.Context, t *asynq.Task) error {
 		for {
 			err := next(ctx, t)
+			if errors.Is(err, platform.ErrUnknownClient) {
+				err = h.unconfigured(ctx, t, err)
+			}
 			if err == nil {
 				return nil
 			}

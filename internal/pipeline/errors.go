@@ -42,6 +42,9 @@ type waits struct {
 	// away before it tries again, at first; storeDownMax is the most it
 	// grows to during a long outage.
 	storeDown, storeDownMax time.Duration
+	// unconfigured is how long after its run started a task whose client
+	// this worker does not know keeps coming back (unconfigured.go).
+	unconfigured time.Duration
 }
 
 // classify maps a handler error to its asynq outcome. It is the single

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"time"
@@ -58,6 +59,10 @@ type Options struct {
 	// StoreDownMaxWait is the most StoreDownWait grows to while an outage
 	// lasts: tasks stay away up to half the outage's age so far.
 	StoreDownMaxWait time.Duration
+	// UnconfiguredWait is how long after its run started a task whose
+	// client this worker's list lacks goes back to the queue before it is a
+	// dead letter; zero means DefaultUnconfiguredWait.
+	UnconfiguredWait time.Duration
 	Logger           *slog.Logger
 	Metrics          Metrics
 }
@@ -73,8 +78,9 @@ func New(o Options) *Handlers {
 		log = slog.Default()
 	}
 	return &Handlers{platform: o.Platform, store: o.Store, queue: o.Queue, pacer: o.Pacer, syncCall: o.SyncCall,
-		waits: waits{lead: o.RequeueLead, storeDown: o.StoreDownWait, storeDownMax: max(o.StoreDownMaxWait, o.StoreDownWait)},
-		log:   log, metrics: m}
+		waits: waits{lead: o.RequeueLead, storeDown: o.StoreDownWait, storeDownMax: max(o.StoreDownMaxWait, o.StoreDownWait),
+			unconfigured: cmp.Or(o.UnconfiguredWait, DefaultUnconfiguredWait)},
+		log: log, metrics: m}
 }
 
 // Register installs the handlers, wrapped in the dead-letter bookkeeping.

@@ -56,16 +56,18 @@ type request struct {
 // worker of the client hold off through Limiter.Block and is returned, not
 // retried. decode turns a 2xx body into the caller's result.
 func (c *Client) call(ctx context.Context, r request, decode func([]byte) error) error {
-	creds, ok := c.opts.Credentials(r.clientID)
-	if !ok {
-		return &Error{Kind: KindPermanent, Op: r.op, Err: ErrUnknownClient}
-	}
 	var refreshed bool
 	// transient is the failure an in-place retry follows, if one does, and
 	// retries how many in-place retries have been made.
 	var transient *Error
 	retries := 0
 	for {
+		// Credentials are looked up for every attempt: the client list can
+		// change while the process runs (package clients).
+		creds, ok := c.opts.Credentials(r.clientID)
+		if !ok {
+			return &Error{Kind: KindPermanent, Op: r.op, Err: ErrUnknownClient}
+		}
 		// The token comes before Wait: a refresh is not counted, and doing it
 		// after Wait would widen the gap between the limiter's stamp and the
 		// request's arrival that a sliding-window limiter must allow for.
@@ -81,6 +83,10 @@ func (c *Client) call(ctx context.Context, r request, decode func([]byte) error)
 				return transient
 			}
 			return fmt.Errorf("platform: %s: wait for rate budget: %w", r.op, err)
+		}
+		if _, ok := c.opts.Credentials(r.clientID); !ok {
+			// Removed from the configuration while it waited: not sent.
+			return &Error{Kind: KindPermanent, Op: r.op, Err: ErrUnknownClient}
 		}
 		r.authorization = "Bearer " + tok
 		r.secrets = []secret.Secret{tok, creds.Password}

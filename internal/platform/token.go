@@ -38,17 +38,22 @@ type tokenCache struct {
 // token is a cached Bearer token. From refreshAt on it is being replaced;
 // until useUntil it is still sent meanwhile. useUntil lies half the refresh
 // margin before the expiry, leaving room for the request to arrive in time.
+// creds are the credentials it was fetched with: once the client's
+// credentials change, it is not used again.
 type token struct {
 	value     secret.Secret
 	refreshAt time.Time
 	useUntil  time.Time
+	creds     Credentials
 }
 
-// flight is one token fetch in progress; done closes when tok or err is set.
+// flight is one token fetch in progress with creds; done closes when tok or
+// err is set.
 type flight struct {
-	done chan struct{}
-	tok  token
-	err  *Error
+	done  chan struct{}
+	tok   token
+	err   *Error
+	creds Credentials
 }
 
 func newTokenCache(c *Client) *tokenCache {
@@ -64,18 +69,24 @@ func newTokenCache(c *Client) *tokenCache {
 // fetch (unless one runs) and is returned while still usable; without a
 // usable token the caller waits for the fetch. The fetch runs detached from
 // ctx (but bounded by Options.Timeout): a caller that gives up does not fail
-// the others waiting on the same fetch.
+// the others waiting on the same fetch. A token or fetch made with other
+// credentials than creds (the password was rotated since) is dropped: the
+// next request authenticates with the new ones.
 func (tc *tokenCache) get(ctx context.Context, clientID string, creds Credentials) (secret.Secret, *Error) {
 	tc.mu.Lock()
 	now := tc.now()
 	t, ok := tc.tokens[clientID]
+	if ok && t.creds != creds {
+		delete(tc.tokens, clientID)
+		ok = false
+	}
 	if ok && now.Before(t.refreshAt) {
 		tc.mu.Unlock()
 		return t.value, nil
 	}
 	f, running := tc.flights[clientID]
-	if !running {
-		f = &flight{done: make(chan struct{})}
+	if !running || f.creds != creds {
+		f = &flight{done: make(chan struct{}), creds: creds}
 		tc.flights[clientID] = f
 		go tc.run(context.WithoutCancel(ctx), clientID, creds, f)
 	}
@@ -92,14 +103,19 @@ func (tc *tokenCache) get(ctx context.Context, clientID string, creds Credential
 	}
 }
 
-// run performs the fetch of flight f and publishes its result.
+// run performs the fetch of flight f and publishes its result, unless a
+// fetch with newer credentials has replaced f meanwhile: then f's token
+// goes only to those already waiting for it.
 func (tc *tokenCache) run(ctx context.Context, clientID string, creds Credentials, f *flight) {
 	tok, err := tc.fetch(ctx, clientID, creds)
+	tok.creds = creds
 	tc.mu.Lock()
-	if err == nil {
-		tc.tokens[clientID] = tok
+	if current := tc.flights[clientID] == f; current {
+		if err == nil {
+			tc.tokens[clientID] = tok
+		}
+		delete(tc.flights, clientID)
 	}
-	delete(tc.flights, clientID)
 	f.tok, f.err = tok, err
 	tc.mu.Unlock()
 	close(f.done)

@@ -195,8 +195,11 @@ func TestConcurrentFirstRequestsShareOneTokenFetch(t *testing.T) {
 			issue(w, r)
 		}
 		creds := o.Credentials
+		var lookups atomic.Int64
 		o.Credentials = func(id string) (Credentials, bool) {
-			resolved.Done()
+			if lookups.Add(1) <= n { // the first lookup of each call; a sent request looks again
+				resolved.Done()
+			}
 			return creds(id)
 		}
 	})

@@ -92,19 +92,13 @@ func Pacer(rdb redis.UniversalClient, cfg config.Config) (*ratelimit.Limiter, er
 // that.
 const TransientRetriesInPlace = 2
 
-// Platform builds the platform client for the configured clients.
-func Platform(cfg config.Config, clients []config.Client, lim platform.Limiter, obs platform.Observer, log *slog.Logger) (*platform.Client, error) {
-	creds := make(map[string]platform.Credentials, len(clients))
-	for _, c := range clients {
-		creds[c.ID] = platform.Credentials{Email: c.Email, Password: c.Password}
-	}
+// Platform builds the platform client; creds looks a client's credentials
+// up for each request (the live client list's Credentials).
+func Platform(cfg config.Config, creds func(string) (platform.Credentials, bool), lim platform.Limiter, obs platform.Observer, log *slog.Logger) (*platform.Client, error) {
 	return platform.New(platform.Options{
-		BaseURL: cfg.PlatformURL,
-		Timeout: cfg.PlatformTimeout,
-		Credentials: func(id string) (platform.Credentials, bool) {
-			c, ok := creds[id]
-			return c, ok
-		},
+		BaseURL:             cfg.PlatformURL,
+		Timeout:             cfg.PlatformTimeout,
+		Credentials:         creds,
 		Limiter:             lim,
 		Observer:            obs,
 		Logger:              log,

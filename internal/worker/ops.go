@@ -15,16 +15,17 @@ import (
 )
 
 // startOps starts the ops server on HTTP_ADDR: readiness asks the worker's
-// own Redis and PostgreSQL connections, asynqmon reads the same Redis.
+// own Redis and PostgreSQL connections, and the extra checks; asynqmon reads
+// the same Redis.
 func startOps(cfg config.Config, redisOpt asynq.RedisConnOpt, rdb redis.UniversalClient, st *store.Store,
-	m *metrics.Metrics, log *slog.Logger) (*ops.Server, error) {
+	m *metrics.Metrics, log *slog.Logger, extra ...ops.Check) (*ops.Server, error) {
 	srv, err := ops.New(ops.Options{
 		Addr: cfg.HTTPAddr, RedisConnOpt: redisOpt, ReadOnly: cfg.AsynqmonReadOnly,
 		User: cfg.AsynqmonUser, Password: cfg.AsynqmonPassword,
-		Checks: []ops.Check{
+		Checks: append([]ops.Check{
 			{Name: "redis", Probe: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }},
 			{Name: "postgres", Probe: st.Ping},
-		},
+		}, extra...),
 		Metrics: m.Handler(), Logger: log,
 	})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/adsync/adsync/internal/clients"
 	"github.com/adsync/adsync/internal/config"
 	"github.com/adsync/adsync/internal/logging"
 	"github.com/adsync/adsync/internal/metrics"
@@ -30,7 +31,7 @@ const opsShutdownTimeout = 5 * time.Second
 // and stops last, so health, metrics and asynqmon stay up while in-flight
 // tasks finish.
 func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
-	clients, err := cfg.Clients()
+	live, err := clients.New(clients.FromConfig(cfg), clients.Options{Logger: log})
 	if err != nil {
 		return err
 	}
@@ -46,13 +47,16 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	defer st.Close()
 	m := metrics.New(metrics.Options{
 		Queues: asynq.NewInspectorFromRedisClient(rdb), Runs: st,
-		RecentRuns: max(metrics.DefaultRecentRuns, 4*len(clients)), Logger: log,
+		RecentRuns: max(metrics.DefaultRecentRuns, 4*live.List().Len()), Logger: log,
 	})
+	if err := m.Register(live.Collectors()...); err != nil {
+		return err
+	}
 	lim, err := wiring.Limiter(rdb, cfg, m)
 	if err != nil {
 		return err
 	}
-	pc, err := wiring.Platform(cfg, clients, lim, m, log)
+	pc, err := wiring.Platform(cfg, live.Credentials, lim, m, log)
 	if err != nil {
 		return err
 	}
@@ -65,7 +69,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	mux := asynq.NewServeMux()
 	handlers.Register(mux)
 
-	opsSrv, err := startOps(cfg, redisOpt, rdb, st, m, log)
+	opsSrv, err := startOps(cfg, redisOpt, rdb, st, m, log, live.Check())
 	if err != nil {
 		return err
 	}
@@ -83,7 +87,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err := srv.Start(mux); err != nil {
 		return stopOps(opsSrv, log, fmt.Errorf("start asynq server: %w", err))
 	}
-	log.Info("worker started", "concurrency", cfg.WorkerConcurrency, "clients", len(clients), "config", cfg.String())
+	live.CancelRemoved(ctx, st)
+	go live.Watch(ctx)
+	log.Info("worker started", "concurrency", cfg.WorkerConcurrency, "clients", live.List().Len(), "config", cfg.String())
 	<-ctx.Done()
 	log.Info("worker stopping: finishing in-flight tasks", "timeout", cfg.ShutdownTimeout)
 	srv.Shutdown()
