@@ -21,7 +21,9 @@ type Handlers struct {
 	queue    *tasks.Queue
 	pacer    *ratelimit.Limiter
 	syncCall bool
-	waits    waits
+	// reconcilePasses is Options.ReconcilePasses resolved.
+	reconcilePasses int
+	waits           waits
 	// dbOutage is shared by the tasks of this process.
 	dbOutage outage
 	log      *slog.Logger
@@ -58,9 +60,22 @@ type Options struct {
 	// StoreDownMaxWait is the most StoreDownWait grows to while an outage
 	// lasts: tasks stay away up to half the outage's age so far.
 	StoreDownMaxWait time.Duration
-	Logger           *slog.Logger
-	Metrics          Metrics
+	// ReconcilePasses is how many times a run may list its pages again
+	// when its listing moved under it (LIST_RECONCILE_PASSES); 0 never
+	// does, and more than maxReconcilePasses counts as that many. nil
+	// means DefaultReconcilePasses.
+	ReconcilePasses *uint
+	Logger          *slog.Logger
+	Metrics         Metrics
 }
+
+// DefaultReconcilePasses is LIST_RECONCILE_PASSES's default: a listing
+// that moved once is listed again, and once more in case it moved during
+// that pass.
+const DefaultReconcilePasses = 2
+
+// maxReconcilePasses bounds ReconcilePasses: each pass lists every page.
+const maxReconcilePasses = 100
 
 // New builds the handlers.
 func New(o Options) *Handlers {
@@ -72,9 +87,14 @@ func New(o Options) *Handlers {
 	if log == nil {
 		log = slog.Default()
 	}
+	passes := DefaultReconcilePasses
+	if o.ReconcilePasses != nil {
+		passes = int(min(*o.ReconcilePasses, maxReconcilePasses)) // #nosec G115 -- bounded just here
+	}
 	return &Handlers{platform: o.Platform, store: o.Store, queue: o.Queue, pacer: o.Pacer, syncCall: o.SyncCall,
-		waits: waits{lead: o.RequeueLead, storeDown: o.StoreDownWait, storeDownMax: max(o.StoreDownMaxWait, o.StoreDownWait)},
-		log:   log, metrics: m}
+		reconcilePasses: passes,
+		waits:           waits{lead: o.RequeueLead, storeDown: o.StoreDownWait, storeDownMax: max(o.StoreDownMaxWait, o.StoreDownWait)},
+		log:             log, metrics: m}
 }
 
 // Register installs the handlers, wrapped in the dead-letter bookkeeping.
