@@ -5,6 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/adsync/adsync/internal/mock"
 	"github.com/adsync/adsync/internal/progress"
 	"github.com/adsync/adsync/internal/store"
 )
@@ -21,6 +22,16 @@ func syncCounted(t *testing.T, b *bundle, clientID string) (run store.Run, ok, a
 	return run, ok1 - ok0, all1 - all0
 }
 
+// syncAcme syncs client acme once against a mock configured by mc,
+// through a worker of its own, without sync calls.
+func syncAcme(t *testing.T, mc mock.Config) (b *bundle, run store.Run, ok, all int64) {
+	t.Helper()
+	b = setup(t, mc, []string{"acme"}, listingEnv)
+	b.startWorker(t)
+	run, ok, all = syncCounted(t, b, "acme")
+	return b, run, ok, all
+}
+
 // A platform that answers an empty page with has_more true from page 3 on:
 // the listing ends there instead of paging forever, the records of pages 1
 // and 2 are saved, and the run ends incomplete (exit 1) naming the page.
@@ -28,9 +39,7 @@ func TestListingEndsOnEmptyPageWithHasMore(t *testing.T) {
 	t.Parallel()
 	mc := quietMock(50)
 	mc.EmptyFrom = 3
-	b := setup(t, mc, []string{"acme"}, listingEnv)
-	b.startWorker(t)
-	run, ok, all := syncCounted(t, b, "acme")
+	b, run, ok, all := syncAcme(t, mc)
 
 	require.Equal(t, store.StatusIncomplete, run.Status)
 	require.Regexp(t, `^page [345] came back empty with has_more true$`, run.Reason)
@@ -50,9 +59,7 @@ func TestListingEndsOnRepeatedPage(t *testing.T) {
 	t.Parallel()
 	mc := quietMock(50)
 	mc.RepeatFrom = 3
-	b := setup(t, mc, []string{"acme"}, listingEnv)
-	b.startWorker(t)
-	run, ok, all := syncCounted(t, b, "acme")
+	b, run, ok, all := syncAcme(t, mc)
 
 	require.Equal(t, store.StatusIncomplete, run.Status)
 	require.Regexp(t, `^page \d+ repeats the ids of page \d+$`, run.Reason)
@@ -79,10 +86,8 @@ func TestListingSurvivesDeleteAndInsert(t *testing.T) {
 	t.Parallel()
 	mc := quietMock(50)
 	mc.ChangeAfterPage, mc.Insert, mc.Delete = 1, 2, 1
-	b := setup(t, mc, []string{"acme"}, listingEnv)
-	b.startWorker(t)
 	start := idsFrom(1, 50)
-	run, ok, all := syncCounted(t, b, "acme")
+	b, run, ok, all := syncAcme(t, mc)
 
 	require.Equal(t, store.StatusDone, run.Status, "reason: %s", run.Reason)
 	require.Equal(t, 1, run.ListPass, "one reconcile pass")
@@ -124,9 +129,7 @@ func TestListingSurvivesShrinkingTotal(t *testing.T) {
 	t.Parallel()
 	mc := quietMock(50)
 	mc.ChangeAfterPage, mc.Delete = 1, 5
-	b := setup(t, mc, []string{"acme"}, listingEnv)
-	b.startWorker(t)
-	run, ok, all := syncCounted(t, b, "acme")
+	b, run, ok, all := syncAcme(t, mc)
 
 	require.Equal(t, store.StatusDone, run.Status, "reason: %s", run.Reason)
 	require.Equal(t, 1, run.ListPass)
@@ -145,9 +148,7 @@ func TestNullMetricsAreStoredAsNull(t *testing.T) {
 	t.Parallel()
 	mc := quietMock(50)
 	mc.NullEvery = 5
-	b := setup(t, mc, []string{"acme"}, listingEnv)
-	b.startWorker(t)
-	run, ok, _ := syncCounted(t, b, "acme")
+	b, run, ok, _ := syncAcme(t, mc)
 
 	require.Equal(t, store.StatusDone, run.Status, "reason: %s", run.Reason)
 	require.Zero(t, run.CampaignsDead)

@@ -38,6 +38,18 @@ func startRun(t *testing.T, b *bundle, clientID string) int64 {
 	return started[0].RunID
 }
 
+// failedRun starts a worker and one run of acme, waits for the run to end
+// with the given status, and returns asynqmon's base URL and the run.
+func failedRun(t *testing.T, b *bundle, status string) (string, store.Run) {
+	t.Helper()
+	b.startWorker(t)
+	base := b.opsURL(t)
+	runID := startRun(t, b, "acme")
+	run := b.waitRuns(t, []int64{runID}, time.Minute)[0]
+	require.Equal(t, status, run.Status, "reason: %s", run.Reason)
+	return base, run
+}
+
 // requireRevived replays the pages archive with the saves queue paused:
 // the run must be back to running with every page in, its records waiting;
 // then the saves run and the run ends done with every campaign of the
@@ -79,11 +91,8 @@ func TestReplayedFirstPageRevivesRun(t *testing.T) {
 	t.Parallel()
 	b := setup(t, quietMock(50), []string{"acme"}, replayEnv)
 	require.NoError(t, b.mock.SetFaults(mock.Faults{DownClients: []string{"acme"}}))
-	b.startWorker(t)
-	base := b.opsURL(t)
-	runID := startRun(t, b, "acme")
-	run := b.waitRuns(t, []int64{runID}, time.Minute)[0]
-	require.Equal(t, store.StatusFailed, run.Status)
+	base, run := failedRun(t, b, store.StatusFailed)
+	runID := run.ID
 	require.Contains(t, run.Reason, "page 1")
 	require.Len(t, archived(t, base, tasks.QueuePages), 1)
 
@@ -102,11 +111,8 @@ func TestReplayedMiddlePageRevivesRun(t *testing.T) {
 	t.Parallel()
 	b, proxy := setupBehind(t, quietMock(50), []string{"acme"}, replayEnv)
 	proxy.failPage.Store(3)
-	b.startWorker(t)
-	base := b.opsURL(t)
-	runID := startRun(t, b, "acme")
-	run := b.waitRuns(t, []int64{runID}, time.Minute)[0]
-	require.Equal(t, store.StatusFailed, run.Status)
+	base, run := failedRun(t, b, store.StatusFailed)
+	runID := run.ID
 	require.Contains(t, run.Reason, "page 3")
 	require.Equal(t, 40, run.CampaignsSaved)
 
@@ -126,11 +132,8 @@ func TestReplayedRecordSettlesRun(t *testing.T) {
 	b, proxy := setupBehind(t, quietMock(20), []string{"acme"}, env)
 	bad := "campaign_7"
 	proxy.failSync.Store(&bad)
-	b.startWorker(t)
-	base := b.opsURL(t)
-	runID := startRun(t, b, "acme")
-	run := b.waitRuns(t, []int64{runID}, time.Minute)[0]
-	require.Equal(t, store.StatusDoneWithFailures, run.Status)
+	base, run := failedRun(t, b, store.StatusDoneWithFailures)
+	runID := run.ID
 	require.Equal(t, 1, run.CampaignsDead)
 	require.NotContains(t, stored(t, b, "acme"), bad)
 
