@@ -45,3 +45,10 @@ CREATE TABLE sync_run_listing (
     item_key text    NOT NULL,
     PRIMARY KEY (run_id, pass, page, item_key)
 );
+
+-- Runs recorded before this migration listed every page they planned: their
+-- listing is over unless a page is still pending or failed, which closes it
+-- when it comes through. Their pages have no total, so they mark nothing
+-- removed (see markRemovals).
+UPDATE sync_runs SET listing = 'complete'
+WHERE NOT EXISTS (SELECT 1 FROM sync_run_pages p WHERE p.run_id = sync_runs.id AND p.status <> 'done');

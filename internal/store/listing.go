@@ -169,22 +169,26 @@ func revive(ctx context.Context, tx pgx.Tx, run Run) error {
 // markRemovals marks removed the client's campaigns that the run's last
 // listing pass did not show, and clears the mark on those it showed; it
 // counts the marks in the run. It is called when a run whose listing ended
-// complete and clean settles, and does nothing when a newer run of the
-// client has completed its listing since (a replay reviving an old run).
-// Rows are never deleted.
+// complete and clean settles. It does nothing when a newer run of the
+// client has completed its listing since (a replay reviving an old run), or
+// when a page of the pass was recorded before listings were (its total is
+// unknown): the ids that pass showed are not all known. Rows are never
+// deleted.
 func markRemovals(ctx context.Context, tx pgx.Tx, runID int64, clientID string, pass int) error {
-	_, err := tx.Exec(ctx, `WITH newer AS (
+	_, err := tx.Exec(ctx, `WITH skip AS (
 			SELECT 1 FROM sync_runs WHERE client_id = $2 AND id > $1 AND listing = 'complete'
+			UNION ALL
+			SELECT 1 FROM sync_run_pages WHERE run_id = $1 AND pass = $3 AND status = 'done' AND total IS NULL
 		), shown AS (
 			SELECT DISTINCT item_key AS id FROM sync_run_listing WHERE run_id = $1 AND pass = $3
 		), gone AS (
 			UPDATE campaigns c SET removed_at = now()
-			WHERE c.client_id = $2 AND c.removed_at IS NULL AND NOT EXISTS (SELECT 1 FROM newer)
+			WHERE c.client_id = $2 AND c.removed_at IS NULL AND NOT EXISTS (SELECT 1 FROM skip)
 			  AND NOT EXISTS (SELECT 1 FROM shown WHERE shown.id = c.id)
 			RETURNING 1
 		), back AS (
 			UPDATE campaigns c SET removed_at = NULL FROM shown
-			WHERE c.client_id = $2 AND c.id = shown.id AND c.removed_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM newer)
+			WHERE c.client_id = $2 AND c.id = shown.id AND c.removed_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM skip)
 		) -- PostgreSQL runs a data-modifying WITH to completion whether read or not
 
 		UPDATE sync_runs SET campaigns_removed = campaigns_removed + (SELECT count(*) FROM gone)
