@@ -57,7 +57,7 @@ type Config struct {
 	// ListReconcilePasses is how many times a run may list its pages again
 	// when the listing moved under it (a total that changed, an id on two
 	// pages, fewer ids than the total); 0 never lists again.
-	ListReconcilePasses uint `env:"LIST_RECONCILE_PASSES" envDefault:"2"`
+	ListReconcilePasses int `env:"LIST_RECONCILE_PASSES" envDefault:"2"`
 
 	// TaskMaxRetry is how often a failing task is retried before it is
 	// dead-lettered; RetryBackoffMin and RetryBackoffMax bound its

@@ -62,9 +62,9 @@ type Options struct {
 	StoreDownMaxWait time.Duration
 	// ReconcilePasses is how many times a run may list its pages again
 	// when its listing moved under it (LIST_RECONCILE_PASSES); 0 never
-	// does, and more than maxReconcilePasses counts as that many. nil
-	// means DefaultReconcilePasses.
-	ReconcilePasses *uint
+	// does (nor does a negative value), and more than maxReconcilePasses
+	// counts as that many. nil means DefaultReconcilePasses.
+	ReconcilePasses *int
 	Logger          *slog.Logger
 	Metrics         Metrics
 }
@@ -89,7 +89,7 @@ func New(o Options) *Handlers {
 	}
 	passes := DefaultReconcilePasses
 	if o.ReconcilePasses != nil {
-		passes = int(min(*o.ReconcilePasses, maxReconcilePasses)) // #nosec G115 -- bounded just here
+		passes = min(max(*o.ReconcilePasses, 0), maxReconcilePasses)
 	}
 	return &Handlers{platform: o.Platform, store: o.Store, queue: o.Queue, pacer: o.Pacer, syncCall: o.SyncCall,
 		reconcilePasses: passes,
