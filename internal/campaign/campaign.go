@@ -20,7 +20,26 @@ type Campaign struct {
 	Clicks      int64
 	Conversions int64
 	CreatedAt   time.Time
+	// Unknown names the metrics the platform sent as null (it has no figure
+	// yet): their fields above hold their zero value and are stored as
+	// NULL. A flag beside the value, as database/sql's Null types do, keeps
+	// the fields plain numbers for the callers that compare them.
+	Unknown Metrics
 }
+
+// Metrics is a set of the nullable metrics of a campaign.
+type Metrics uint8
+
+// The nullable metrics.
+const (
+	MetricBudget Metrics = 1 << iota
+	MetricImpressions
+	MetricClicks
+	MetricConversions
+)
+
+// Has reports whether every metric of m is in the set.
+func (s Metrics) Has(m Metrics) bool { return s&m == m }
 
 // Limits on field sizes, so one absurd record cannot bloat a row or a log.
 const (

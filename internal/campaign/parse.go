@@ -38,8 +38,11 @@ const MaxRecordBytes = 64 << 10
 
 // Parse decodes and validates one raw campaign record from a page. Every
 // field is checked for presence, JSON type and range, and the first problem
-// is reported naming its field. Unknown fields are ignored, as a client of an
-// evolving API should.
+// is reported naming its field and saying which it is: "missing" (absent),
+// "null", "wrong type (got string)", or what is wrong with the value. A
+// null metric (budget, impressions, clicks, conversions) is not a problem:
+// the platform has no figure yet, and it is kept as unknown. Unknown fields
+// are ignored, as a client of an evolving API should.
 func Parse(raw []byte) (Campaign, error) {
 	if len(raw) > MaxRecordBytes {
 		return Campaign{}, &InvalidError{Reason: fmt.Sprintf("record is %d bytes, more than %d", len(raw), MaxRecordBytes)}
@@ -59,14 +62,20 @@ func Parse(raw []byte) (Campaign, error) {
 	if c.Status, err = text(fields, "status", maxStatusLen, true); err != nil {
 		return Campaign{}, err
 	}
-	if c.Budget, err = budget(fields); err != nil {
+	if isNull(fields, "budget") {
+		c.Unknown |= MetricBudget
+	} else if c.Budget, err = budget(fields); err != nil {
 		return Campaign{}, err
 	}
 	for _, f := range []struct {
-		name string
-		dst  *int64
-	}{{"impressions", &c.Impressions}, {"clicks", &c.Clicks}, {"conversions", &c.Conversions}} {
-		if *f.dst, err = count(fields, f.name); err != nil {
+		name   string
+		dst    *int64
+		metric Metrics
+	}{{"impressions", &c.Impressions, MetricImpressions}, {"clicks", &c.Clicks, MetricClicks},
+		{"conversions", &c.Conversions, MetricConversions}} {
+		if isNull(fields, f.name) {
+			c.Unknown |= f.metric
+		} else if *f.dst, err = count(fields, f.name); err != nil {
 			return Campaign{}, err
 		}
 	}
@@ -76,14 +85,28 @@ func Parse(raw []byte) (Campaign, error) {
 	return c, nil
 }
 
+// field returns a member that is present and not null: absent is
+// "missing", null is "null", so the reason says which.
 func field(fields map[string]json.RawMessage, name string) (json.RawMessage, error) {
 	v, ok := fields[name]
-	if !ok || bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
+	switch {
+	case !ok:
 		return nil, &InvalidError{Field: name, Reason: "missing"}
+	case isNullValue(v):
+		return nil, &InvalidError{Field: name, Reason: "null"}
 	}
 	return v, nil
 }
 
+// isNull reports whether the member is present and null.
+func isNull(fields map[string]json.RawMessage, name string) bool {
+	v, ok := fields[name]
+	return ok && isNullValue(v)
+}
+
+func isNullValue(v json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(v), []byte("null")) }
+
+// kindOf names the JSON type of a value from its first byte.
 func kindOf(v json.RawMessage) string {
 	v = bytes.TrimSpace(v)
 	if len(v) == 0 {
@@ -91,16 +114,21 @@ func kindOf(v json.RawMessage) string {
 	}
 	switch v[0] {
 	case '"':
-		return "a string"
+		return "string"
 	case '{':
-		return "an object"
+		return "object"
 	case '[':
-		return "an array"
+		return "array"
 	case 't', 'f':
-		return "a boolean"
+		return "boolean"
 	default:
-		return "a number"
+		return "number"
 	}
+}
+
+// wrongType is the reason for a value of another JSON type than the field's.
+func wrongType(name string, v json.RawMessage) error {
+	return &InvalidError{Field: name, Reason: "wrong type (got " + kindOf(v) + ")"}
 }
 
 func text(fields map[string]json.RawMessage, name string, maxLen int, nonEmpty bool) (string, error) {
@@ -110,7 +138,7 @@ func text(fields map[string]json.RawMessage, name string, maxLen int, nonEmpty b
 	}
 	var s string
 	if err := json.Unmarshal(v, &s); err != nil {
-		return "", &InvalidError{Field: name, Reason: "must be a string, got " + kindOf(v)}
+		return "", wrongType(name, v)
 	}
 	switch {
 	case nonEmpty && strings.TrimSpace(s) == "":
@@ -133,8 +161,8 @@ func budget(fields map[string]json.RawMessage) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if kindOf(v) != "a number" {
-		return "", &InvalidError{Field: "budget", Reason: "must be a number, got " + kindOf(v)}
+	if kindOf(v) != "number" {
+		return "", wrongType("budget", v)
 	}
 	s := string(bytes.TrimSpace(v))
 	f, _, err := big.ParseFloat(s, 10, 128, big.ToNearestEven)
@@ -155,8 +183,8 @@ func count(fields map[string]json.RawMessage, name string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if kindOf(v) != "a number" {
-		return 0, &InvalidError{Field: name, Reason: "must be an integer, got " + kindOf(v)}
+	if kindOf(v) != "number" {
+		return 0, wrongType(name, v)
 	}
 	s := string(bytes.TrimSpace(v))
 	n, err := strconv.ParseInt(s, 10, 64)
@@ -180,7 +208,7 @@ func timestamp(fields map[string]json.RawMessage, name string) (time.Time, error
 	}
 	var s string
 	if err := json.Unmarshal(v, &s); err != nil {
-		return time.Time{}, &InvalidError{Field: name, Reason: "must be an RFC 3339 string, got " + kindOf(v)}
+		return time.Time{}, wrongType(name, v)
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {

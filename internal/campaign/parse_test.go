@@ -53,6 +53,43 @@ func TestParseRejectsWithFieldNamed(t *testing.T) {
 	}
 }
 
+// The reason says which: an absent field is "missing", a null one "null",
+// one of another JSON type "wrong type (got <type>)".
+func TestParseReasonSaysWhich(t *testing.T) {
+	cases := map[string]struct{ replace, with, reason string }{
+		"id absent":           {`"id":"campaign_1",`, ``, "invalid campaign: field id: missing"},
+		"id null":             {`"id":"campaign_1"`, `"id":null`, "invalid campaign: field id: null"},
+		"id a number":         {`"id":"campaign_1"`, `"id":17`, "invalid campaign: field id: wrong type (got number)"},
+		"conversions string":  {`"conversions":1`, `"conversions":"1"`, "invalid campaign: field conversions: wrong type (got string)"},
+		"conversions absent":  {`"conversions":1,`, ``, "invalid campaign: field conversions: missing"},
+		"budget an object":    {`"budget":1234.50`, `"budget":{}`, "invalid campaign: field budget: wrong type (got object)"},
+		"created_at a number": {`"created_at":"2026-01-02T03:04:05Z"`, `"created_at":5`, "invalid campaign: field created_at: wrong type (got number)"},
+		"status null":         {`"status":"active"`, `"status":null`, "invalid campaign: field status: null"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			raw := strings.Replace(valid, tc.replace, tc.with, 1)
+			require.NotEqual(t, valid, raw, "test case did not change the record")
+			_, err := Parse([]byte(raw))
+			require.EqualError(t, err, tc.reason)
+		})
+	}
+}
+
+// A null metric is a figure the platform does not have yet: the record is
+// valid and the metric unknown.
+func TestParseKeepsNullMetrics(t *testing.T) {
+	raw := strings.NewReplacer(`"budget":1234.50`, `"budget":null`, `"conversions":1`, `"conversions": null `).Replace(valid)
+	c, err := Parse([]byte(raw))
+	require.NoError(t, err)
+	require.True(t, c.Unknown.Has(MetricBudget|MetricConversions))
+	require.False(t, c.Unknown.Has(MetricImpressions))
+	require.False(t, c.Unknown.Has(MetricClicks))
+	require.Equal(t, "", c.Budget)
+	require.Equal(t, int64(100), c.Impressions)
+	require.Zero(t, c.Conversions)
+}
+
 func TestParseRejectsNonObjects(t *testing.T) {
 	for _, raw := range []string{``, `null`, `[]`, `"x"`, `12`, `{`, strings.Repeat(" ", MaxRecordBytes+1)} {
 		_, err := Parse([]byte(raw))

@@ -54,6 +54,10 @@ type Config struct {
 	PlatformTimeout time.Duration `env:"PLATFORM_TIMEOUT" envDefault:"10s"`
 	// SyncCall turns the per-campaign POST /api/campaigns/{id}/sync on.
 	SyncCall bool `env:"SYNC_CALL" envDefault:"true"`
+	// ListReconcilePasses is how many times a run may list its pages again
+	// when the listing moved under it (a total that changed, an id on two
+	// pages, fewer ids than the total); 0 never lists again.
+	ListReconcilePasses int `env:"LIST_RECONCILE_PASSES" envDefault:"2"`
 
 	// TaskMaxRetry is how often a failing task is retried before it is
 	// dead-lettered; RetryBackoffMin and RetryBackoffMax bound its

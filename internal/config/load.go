@@ -130,6 +130,9 @@ func (c Config) validate() Problems {
 	if c.PlatformTimeout <= 0 {
 		bad("PLATFORM_TIMEOUT", "must be positive, got %s", c.PlatformTimeout)
 	}
+	if c.ListReconcilePasses < 0 || c.ListReconcilePasses > 100 {
+		bad("LIST_RECONCILE_PASSES", "must be between 0 and 100, got %d", c.ListReconcilePasses)
+	}
 	if c.TaskMaxRetry < 0 {
 		bad("TASK_MAX_RETRY", "must not be negative, got %d", c.TaskMaxRetry)
 	}

@@ -44,6 +44,7 @@ func runStatus(ctx context.Context, e *env, st *store.Store, id int64) (int, err
 		return 0, err
 	}
 	progress.Summary(e.stdout, []store.Run{run})
+	fmt.Fprintf(e.stdout, "\nlisting: %s; campaigns marked removed: %d\n", listingOf(run), run.CampaignsRemoved)
 	dead, err := st.DeadLetters(ctx, id)
 	if err != nil {
 		return 0, err
@@ -63,4 +64,17 @@ func runStatus(ctx context.Context, e *env, st *store.Store, id int64) (int, err
 		fmt.Fprintf(e.stdout, "  %s (%s, task %s): %s\n", what, state, d.TaskID, d.Reason)
 	}
 	return ExitOK, nil
+}
+
+// listingOf says how the run's listing went: how many reconcile passes it
+// made and what ended it short, if anything did.
+func listingOf(r store.Run) string {
+	s := "first pass"
+	if r.ListPass > 0 {
+		s = fmt.Sprintf("%d reconcile pass(es) after the listing moved", r.ListPass)
+	}
+	if r.ListingProblem != "" {
+		s += "; ended short: " + r.ListingProblem
+	}
+	return s
 }

@@ -21,7 +21,7 @@ const runQueryTimeout = 5 * time.Second
 
 // runStatuses are the final statuses of a run, one series each in
 // adsync_last_run_status.
-var runStatuses = []string{store.StatusDone, store.StatusDoneWithFailures, store.StatusFailed}
+var runStatuses = []string{store.StatusDone, store.StatusDoneWithFailures, store.StatusIncomplete, store.StatusCancelled, store.StatusFailed}
 
 // runCollector exports the run ledger at scrape time. A run ends in the
 // transaction of its last page or record, inside the store, which reports

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -17,8 +18,9 @@ const (
 	maxLimit     = 100
 )
 
-// pageKey names one cached list answer.
-type pageKey struct{ size, page, limit int }
+// pageKey names one cached list answer; version is the catalogue's
+// listing version (0 before any change).
+type pageKey struct{ size, page, limit, version int }
 
 // listAnswer is the 200 body of GET /api/campaigns.
 type listAnswer struct {
@@ -106,20 +108,17 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request, c *client) {
 	if s.cfg.GrowBy > 0 {
 		c.grown.Store(true)
 	}
+	s.change(c, req.page)
 }
 
 // page returns the encoded list answer of a page of the client's current
 // catalogue, from the cache unless metrics are volatile.
 func (s *Server) page(c *client, page, limit int) ([]byte, error) {
-	size := s.catalogueSize(c)
-	pages := (size + limit - 1) / limit
-	if page > pages {
-		return json.Marshal(listAnswer{
-			Data:       []wireCampaign{},
-			Pagination: pagination{Page: page, Limit: limit, Total: size},
-		})
+	l := c.listing.Load()
+	key := pageKey{size: s.catalogueSize(c), page: page, limit: limit}
+	if l != nil {
+		key.version = l.version
 	}
-	key := pageKey{size, page, limit}
 	if !s.cfg.VolatileMetrics {
 		if body, ok := c.pages.Load(key); ok {
 			return body.([]byte), nil
@@ -129,17 +128,7 @@ func (s *Server) page(c *client, page, limit int) ([]byte, error) {
 	if s.cfg.VolatileMetrics {
 		bump = s.metricTick.Add(1)
 	}
-	start := (page - 1) * limit
-	end := min(start+limit, size)
-	ans := listAnswer{
-		Data:       make([]wireCampaign, 0, end-start),
-		Pagination: pagination{Page: page, Limit: limit, Total: size, HasMore: end < size},
-	}
-	for n := start + 1; n <= end; n++ {
-		camp, kind := generate(s.cfg.Seed, c.id, n, s.cfg.PoisonEvery)
-		ans.Data = append(ans.Data, wire(camp, kind, bump))
-	}
-	body, err := json.Marshal(ans)
+	body, err := json.Marshal(s.answer(c.id, l, key.size, page, limit, bump))
 	if err != nil {
 		return nil, fmt.Errorf("encode page %d of client %q: %w", page, c.id, err)
 	}
@@ -147,6 +136,35 @@ func (s *Server) page(c *client, page, limit int) ([]byte, error) {
 		c.pages.Store(key, body)
 	}
 	return body, nil
+}
+
+// answer builds the list answer of a page of a catalogue of size campaigns
+// listed as l says, with the broken-platform knobs applied: from EmptyFrom
+// on every page is empty yet says has_more; from RepeatFrom on every page
+// repeats the one before RepeatFrom.
+func (s *Server) answer(clientID string, l *listing, size, page, limit int, bump int64) listAnswer {
+	switch {
+	case s.cfg.EmptyFrom > 0 && page >= s.cfg.EmptyFrom:
+		return listAnswer{Data: []wireCampaign{}, Pagination: pagination{Page: page, Limit: limit, Total: size, HasMore: true}}
+	case s.cfg.RepeatFrom > 0 && page >= s.cfg.RepeatFrom:
+		ans := s.answer(clientID, l, size, s.cfg.RepeatFrom-1, limit, bump)
+		ans.Pagination.Page = page
+		return ans
+	}
+	if pages := (size + limit - 1) / limit; page > pages {
+		return listAnswer{Data: []wireCampaign{}, Pagination: pagination{Page: page, Limit: limit, Total: size}}
+	}
+	start := (page - 1) * limit
+	end := min(start+limit, size)
+	ans := listAnswer{
+		Data:       make([]wireCampaign, 0, end-start),
+		Pagination: pagination{Page: page, Limit: limit, Total: size, HasMore: end < size},
+	}
+	for i := start; i < end; i++ {
+		camp, kind := campaignOf(s.cfg, clientID, l.numberAt(i))
+		ans.Data = append(ans.Data, wire(camp, kind, bump))
+	}
+	return ans
 }
 
 // syncAnswer is the 200 body of POST /api/campaigns/{id}/sync.
@@ -191,7 +209,14 @@ func (s *Server) hasCampaign(c *client, id string) bool {
 		return false
 	}
 	n, err := strconv.Atoi(digits)
-	if err != nil || strconv.Itoa(n) != digits || n > s.catalogueSize(c) {
+	if err != nil || strconv.Itoa(n) != digits {
+		return false
+	}
+	if l := c.listing.Load(); l != nil {
+		if !slices.Contains(l.order, n) {
+			return false
+		}
+	} else if n > s.catalogueSize(c) {
 		return false
 	}
 	return poisonOf(n, s.cfg.PoisonEvery) != poisonEmptyID

@@ -17,6 +17,11 @@ type client struct {
 	// grown is set once the catalogue grew by Config.GrowBy; a reset keeps
 	// it, since rows a sync already saved do not disappear.
 	grown atomic.Bool
+	// changed is set once ChangeAfterPage changed the catalogue, and
+	// listing holds the catalogue from then on (nil: the plain 1..size);
+	// a reset keeps both, as it keeps growth.
+	changed atomic.Bool
+	listing atomic.Pointer[listing]
 	// pages caches encoded list answers by pageKey (not with
 	// VolatileMetrics); values never change, so a reset keeps them.
 	pages sync.Map
@@ -68,7 +73,7 @@ func (c *client) drawHang(percent float64) bool {
 
 // CatalogueSize returns how many campaigns a client has now: its initial
 // size (ClientCampaigns, else Campaigns), plus GrowBy once its catalogue
-// grew. Tests use it as ground truth.
+// grew, or as many as ChangeAfterPage left. Tests use it as ground truth.
 func (s *Server) CatalogueSize(clientID string) int {
 	v, ok := s.clients.Load(clientID)
 	if !ok {
@@ -79,6 +84,9 @@ func (s *Server) CatalogueSize(clientID string) int {
 
 // catalogueSize is CatalogueSize for a known client.
 func (s *Server) catalogueSize(c *client) int {
+	if l := c.listing.Load(); l != nil {
+		return len(l.order)
+	}
 	if c.grown.Load() {
 		return s.cfg.initialSize(c.id) + s.cfg.GrowBy
 	}

@@ -69,6 +69,30 @@ type Config struct {
 	// its first list page is served (once), so a client that trusted the
 	// first total misses rows. Default 0: catalogues never grow.
 	GrowBy int `env:"MOCK_GROW_BY" envDefault:"0"`
+	// EmptyFrom makes every page from this one on answer an empty data
+	// array with has_more true (and the catalogue's total), as a broken
+	// platform does; a client that trusts has_more pages forever. Default
+	// 0: off.
+	EmptyFrom int `env:"MOCK_EMPTY_FROM" envDefault:"0"`
+	// RepeatFrom makes every page from this one on (2 or more) answer the
+	// records, total and has_more of the page before it, with
+	// pagination.page as asked: a platform that ignores page. Default 0:
+	// off.
+	RepeatFrom int `env:"MOCK_REPEAT_FROM" envDefault:"0"`
+	// NullEvery sends null metrics on every Nth campaign, cycling through
+	// conversions, impressions, clicks, budget, and all four (see
+	// Campaign.Nulls). Default 0: every metric has a figure.
+	NullEvery int `env:"MOCK_NULL_EVERY" envDefault:"0"`
+	// ChangeAfterPage changes a client's catalogue once, right after its
+	// page of this number is first served: the first Delete campaigns in
+	// listing order are deleted, and Insert new ones are inserted at the
+	// front, so every later campaign moves by Insert-Delete places under
+	// a client that is paging. Default 0: catalogues never change so.
+	ChangeAfterPage int `env:"MOCK_CHANGE_AFTER_PAGE" envDefault:"0"`
+	// Insert is how many campaigns ChangeAfterPage inserts. Default 0.
+	Insert int `env:"MOCK_INSERT" envDefault:"0"`
+	// Delete is how many campaigns ChangeAfterPage deletes. Default 0.
+	Delete int `env:"MOCK_DELETE" envDefault:"0"`
 	// Accounts are the logins POST /auth/token accepts, written
 	// "email:password,email2:password2". Default the reference account.
 	Accounts []Account `env:"MOCK_ACCOUNTS" envDefault:"admin@mixoads.com:SuperSecret123!"`
@@ -218,6 +242,25 @@ func (c Config) problems() []fieldError {
 	}
 	if c.GrowBy < 0 || c.GrowBy > maxCampaigns {
 		bad("MOCK_GROW_BY", "must be between 0 and %d, got %d", maxCampaigns, c.GrowBy)
+	}
+	for _, k := range []struct {
+		name string
+		v    int
+	}{{"MOCK_EMPTY_FROM", c.EmptyFrom}, {"MOCK_NULL_EVERY", c.NullEvery}, {"MOCK_CHANGE_AFTER_PAGE", c.ChangeAfterPage}} {
+		if k.v < 0 {
+			bad(k.name, "must be 0 (off) or positive, got %d", k.v)
+		}
+	}
+	if c.RepeatFrom < 0 || c.RepeatFrom == 1 {
+		bad("MOCK_REPEAT_FROM", "must be 0 (off) or 2 or more (the page whose predecessor is repeated), got %d", c.RepeatFrom)
+	}
+	for _, k := range []struct {
+		name string
+		v    int
+	}{{"MOCK_INSERT", c.Insert}, {"MOCK_DELETE", c.Delete}} {
+		if k.v < 0 || k.v > maxCampaigns {
+			bad(k.name, "must be between 0 and %d, got %d", maxCampaigns, k.v)
+		}
 	}
 	if msg := accountsProblem(c.Accounts); msg != "" {
 		bad("MOCK_ACCOUNTS", "%s", msg)

@@ -39,6 +39,25 @@ type Campaign struct {
 	// Poison is empty for a valid record, else a short reason naming the bad
 	// field, such as "budget: negative".
 	Poison string
+	// Nulls names the metrics sent as null under MOCK_NULL_EVERY (budget,
+	// impressions, clicks, conversions); their fields above keep the
+	// figure the platform does not send.
+	Nulls []string
+}
+
+// nullSets are the metrics sent as null on campaign_K, campaign_2K, ...
+// under MOCK_NULL_EVERY=K, in turn.
+var nullSets = [][]string{
+	{"conversions"}, {"impressions"}, {"clicks"}, {"budget"},
+	{"budget", "impressions", "clicks", "conversions"},
+}
+
+// nullsOf returns the metrics sent as null on campaign number n.
+func nullsOf(n, every int) []string {
+	if every <= 0 || n%every != 0 {
+		return nil
+	}
+	return nullSets[(n/every-1)%len(nullSets)]
 }
 
 // poisonKind is how a poison record is malformed; kinds cycle in this order
@@ -117,15 +136,24 @@ var zones = []*time.Location{time.UTC, time.FixedZone("", 5*3600+30*60), time.Fi
 var createdBase = time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Catalogue returns campaigns 1..n of a client exactly as the mock serves
-// them with VolatileMetrics off: the ground truth for tests. Only cfg.Seed
-// and cfg.PoisonEvery matter.
+// them with VolatileMetrics off: the ground truth for tests. Only cfg.Seed,
+// cfg.PoisonEvery and cfg.NullEvery matter. A catalogue changed by
+// MOCK_CHANGE_AFTER_PAGE is read with Server.Catalogue.
 func Catalogue(cfg Config, clientID string, n int) []Campaign {
 	out := make([]Campaign, 0, max(n, 0))
 	for i := 1; i <= n; i++ {
-		c, _ := generate(cfg.Seed, clientID, i, cfg.PoisonEvery)
+		c, _ := campaignOf(cfg, clientID, i)
 		out = append(out, c)
 	}
 	return out
+}
+
+// campaignOf is campaign number n of a client as served, and its poison
+// kind.
+func campaignOf(cfg Config, clientID string, n int) (Campaign, poisonKind) {
+	c, kind := generate(cfg.Seed, clientID, n, cfg.PoisonEvery)
+	c.Nulls = nullsOf(n, cfg.NullEvery)
+	return c, kind
 }
 
 // generate builds campaign number n of a client, and its poison kind.
@@ -183,8 +211,8 @@ type wireCampaign struct {
 	Status      any     `json:"status"`
 	Budget      any     `json:"budget"`
 	Impressions any     `json:"impressions"`
-	Clicks      int64   `json:"clicks"`
-	Conversions int64   `json:"conversions"`
+	Clicks      any     `json:"clicks"`
+	Conversions any     `json:"conversions"`
 	CreatedAt   string  `json:"created_at"`
 }
 
@@ -212,6 +240,18 @@ func wire(c Campaign, kind poisonKind, bump int64) wireCampaign {
 		w.Impressions = json.Number(strconv.FormatInt(c.Impressions+5*bump, 10) + ".5")
 	case poisonMissingName:
 		w.Name = nil
+	}
+	for _, m := range c.Nulls {
+		switch m {
+		case "budget":
+			w.Budget = nil
+		case "impressions":
+			w.Impressions = nil
+		case "clicks":
+			w.Clicks = nil
+		case "conversions":
+			w.Conversions = nil
+		}
 	}
 	return w
 }

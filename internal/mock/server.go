@@ -108,6 +108,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		if allow(w, r, http.MethodGet) {
 			s.handleStats(w, r)
 		}
+	case "/__mock/catalogue":
+		if allow(w, r, http.MethodGet) {
+			s.handleCatalogue(w, r)
+		}
 	case "/__mock/reset":
 		if allow(w, r, http.MethodPost) {
 			s.handleReset(w, r)

@@ -14,10 +14,14 @@ import (
 
 // fetchPage fetches one page, records it in the ledger and fans it out: a
 // save task per pending record, and a fetch task per page it planned. The
-// first page plans the whole run from its total; any page whose has_more
-// shows an unplanned next page plans that one, so campaigns added during a
-// run are not missed. A page the ledger already holds is not fetched again:
-// its task only re-enqueues what the page left pending.
+// first page of a listing pass plans the pass from its total; any page
+// whose has_more shows an unplanned next page plans that one, so campaigns
+// added during a run are not missed. The ledger ends the listing where the
+// platform contradicts itself (an empty page with has_more, a page
+// repeated), so a run never pages without bound, and lists the account
+// again (a reconcile pass) when the listing moved under the run. A page the
+// ledger already holds is not fetched again: its task only re-enqueues what
+// the page left pending.
 func (h *Handlers) fetchPage(ctx context.Context, t *asynq.Task) error {
 	p, err := tasks.DecodeFetchPage(t.Payload())
 	if err != nil {
@@ -30,8 +34,8 @@ func (h *Handlers) fetchPage(ctx context.Context, t *asynq.Task) error {
 	}
 	h.dbOutage.over()
 	if done {
-		log.InfoContext(ctx, "page already recorded; not fetched again", "saves_pending", len(res.PendingItems),
-			"pages_pending", len(res.PendingPages))
+		log.InfoContext(ctx, "page already recorded; not fetched again", "pass", res.Pass,
+			"saves_pending", len(res.PendingItems), "pages_pending", len(res.PendingPages))
 		// Not paced: its tasks are most likely queued already, and a plan
 		// for them would push the client's later work back for nothing.
 		return h.enqueuePending(ctx, p, res, nil)
@@ -40,11 +44,13 @@ func (h *Handlers) fetchPage(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return h.outcome(fmt.Errorf("fetch page %d: %w", p.Page, err), p.ClientID)
 	}
+	// An empty page ends the listing whatever has_more or total say: a
+	// platform that answers it with has_more true would be paged forever.
 	through := 0
-	if p.Page == 1 {
+	if p.Page == 1 && len(page.Data) > 0 {
 		through = (page.Pagination.Total + p.PageSize - 1) / p.PageSize
 	}
-	if page.Pagination.HasMore {
+	if page.Pagination.HasMore && len(page.Data) > 0 {
 		through = max(through, p.Page+1)
 	}
 	items := make([]store.Item, len(page.Data))
@@ -55,13 +61,10 @@ func (h *Handlers) fetchPage(ctx context.Context, t *asynq.Task) error {
 		}
 		items[i] = store.Item{Key: key, Record: raw}
 	}
-	res, err = h.store.RecordPage(ctx, store.FetchedPage{RunID: p.RunID, Page: p.Page, Items: items, PlanThrough: through})
+	res, err = h.store.RecordPage(ctx, store.FetchedPage{RunID: p.RunID, Page: p.Page, Items: items, PlanThrough: through,
+		Total: page.Pagination.Total, HasMore: page.Pagination.HasMore, ReconcilePasses: h.reconcilePasses})
 	if err != nil {
 		return h.outcome(err, p.ClientID)
-	}
-	if res.RunEnded {
-		log.InfoContext(ctx, "page fetched for a run that already ended; nothing to do")
-		return nil
 	}
 	h.metrics.PageFetched(p.ClientID)
 	// The pages this page planned are fetched at once, ahead of its saves:
@@ -73,17 +76,20 @@ func (h *Handlers) fetchPage(ctx context.Context, t *asynq.Task) error {
 	if err := h.enqueuePending(ctx, p, res, delays); err != nil {
 		return err
 	}
-	log.InfoContext(ctx, "page fetched", "records", len(items), "saves_enqueued", len(res.PendingItems),
-		"pages_enqueued", len(res.PendingPages), "has_more", page.Pagination.HasMore)
+	log.InfoContext(ctx, "page fetched", "pass", res.Pass, "records", len(items), "saves_enqueued", len(res.PendingItems),
+		"pages_enqueued", len(res.PendingPages), "has_more", page.Pagination.HasMore, "total", page.Pagination.Total)
+	if res.Problem != "" {
+		log.WarnContext(ctx, "listing ended short; the run will end incomplete", "problem", res.Problem)
+	}
 	return nil
 }
 
-// enqueuePending enqueues a fetch task per pending page, first because
-// pages reveal more work, and a save task per pending item of the page,
-// each after its delay (nil: at once); tasks already queued keep their
-// place.
+// enqueuePending enqueues a fetch task per pending page of the result's
+// listing pass, first because pages reveal more work, and a save task per
+// pending item of the page, each after its delay (nil: at once); tasks
+// already queued keep their place.
 func (h *Handlers) enqueuePending(ctx context.Context, p tasks.FetchPage, res store.PageResult, delays []time.Duration) error {
-	if err := h.queue.EnqueuePages(ctx, p.RunID, p.ClientID, p.PageSize, res.PendingPages); err != nil {
+	if err := h.queue.EnqueuePassPages(ctx, p.RunID, p.ClientID, p.PageSize, res.Pass, res.PendingPages); err != nil {
 		return err
 	}
 	return h.queue.EnqueueSaves(ctx, p.RunID, p.ClientID, p.Page, res.PendingItems, delays)

@@ -22,7 +22,9 @@ type Handlers struct {
 	queue    *tasks.Queue
 	pacer    *ratelimit.Limiter
 	syncCall bool
-	waits    waits
+	// reconcilePasses is Options.ReconcilePasses resolved.
+	reconcilePasses int
+	waits           waits
 	// dbOutage is shared by the tasks of this process.
 	dbOutage outage
 	log      *slog.Logger
@@ -63,9 +65,22 @@ type Options struct {
 	// client this worker's list lacks goes back to the queue before it is a
 	// dead letter; zero means DefaultUnconfiguredWait.
 	UnconfiguredWait time.Duration
-	Logger           *slog.Logger
-	Metrics          Metrics
+	// ReconcilePasses is how many times a run may list its pages again
+	// when its listing moved under it (LIST_RECONCILE_PASSES); 0 never
+	// does (nor does a negative value), and more than maxReconcilePasses
+	// counts as that many. nil means DefaultReconcilePasses.
+	ReconcilePasses *int
+	Logger          *slog.Logger
+	Metrics         Metrics
 }
+
+// DefaultReconcilePasses is LIST_RECONCILE_PASSES's default: a listing
+// that moved once is listed again, and once more in case it moved during
+// that pass.
+const DefaultReconcilePasses = 2
+
+// maxReconcilePasses bounds ReconcilePasses: each pass lists every page.
+const maxReconcilePasses = 100
 
 // New builds the handlers.
 func New(o Options) *Handlers {
@@ -77,7 +92,12 @@ func New(o Options) *Handlers {
 	if log == nil {
 		log = slog.Default()
 	}
+	passes := DefaultReconcilePasses
+	if o.ReconcilePasses != nil {
+		passes = min(max(*o.ReconcilePasses, 0), maxReconcilePasses)
+	}
 	return &Handlers{platform: o.Platform, store: o.Store, queue: o.Queue, pacer: o.Pacer, syncCall: o.SyncCall,
+		reconcilePasses: passes,
 		waits: waits{lead: o.RequeueLead, storeDown: o.StoreDownWait, storeDownMax: max(o.StoreDownMaxWait, o.StoreDownWait),
 			unconfigured: cmp.Or(o.UnconfiguredWait, DefaultUnconfiguredWait)},
 		log: log, metrics: m}

@@ -131,7 +131,7 @@ func (p *Planner) Resume(ctx context.Context) ([]Resumed, error) {
 		if err != nil {
 			return out, err
 		}
-		if err := p.queue.EnqueuePages(ctx, r.ID, r.ClientID, p.pageSize, pages); err != nil {
+		if err := p.queue.EnqueuePassPages(ctx, r.ID, r.ClientID, p.pageSize, u.Run.ListPass, pages); err != nil {
 			return out, err
 		}
 		res := Resumed{RunID: r.ID, ClientID: r.ClientID, Pages: len(pages), Archived: archived}

@@ -61,7 +61,7 @@ func (p *Planner) recordArchived(ctx context.Context, run store.Run, info *asynq
 func (p *Planner) reconcile(ctx context.Context, u store.Unfinished) (pages []int, items map[int][]store.Item, archived int, err error) {
 	items = map[int][]store.Item{}
 	for _, page := range u.Pages {
-		st, info, err := p.stateOf(tasks.QueuePages, tasks.FetchPageID(u.Run.ID, page))
+		st, info, err := p.stateOf(tasks.QueuePages, tasks.FetchPassPageID(u.Run.ID, u.Run.ListPass, page))
 		if err != nil {
 			return nil, nil, 0, err
 		}

@@ -54,7 +54,7 @@ func (b *bars) update(runs []store.Run, _ time.Time) {
 		}
 		rb.state.Store(&r)
 		switch {
-		case r.Status == store.StatusFailed:
+		case r.Status == store.StatusFailed, r.Status == store.StatusIncomplete:
 			rb.bar.SetCurrent(int64(endedRecords(r)))
 			rb.bar.Abort(false)
 			rb.ended = true

@@ -30,9 +30,10 @@ func Summary(w io.Writer, runs []store.Run) {
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // ExitCode is the enqueuer's exit status for runs: 0 when every run ended
-// done (or there is none), 1 otherwise — a run done_with_failures (a record ended in the
-// dead-letter queue), failed, or still running because the wait was cut
-// short. The caller uses 2 for bad usage.
+// done (or there is none), 1 otherwise — a run done_with_failures (a record
+// ended in the dead-letter queue), incomplete (its listing ended short),
+// failed, or still running because the wait was cut short. The caller uses
+// 2 for bad usage.
 func ExitCode(runs []store.Run) int {
 	for _, r := range runs {
 		if r.Status != store.StatusDone {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/adsync/adsync/internal/campaign"
 )
 
 // saveCampaigns writes a batch of saved campaigns in one transaction: it
@@ -66,14 +68,15 @@ func lockRuns(ctx context.Context, tx pgx.Tx, ids []int64) error {
 func upsertCampaigns(ctx context.Context, tx pgx.Tx, cs []SavedCampaign) error {
 	n := len(cs)
 	var (
-		clients, ids, names, statuses, budgets = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		impressions, clicks, conversions, runs = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		clients, ids, names, statuses, budgets = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]*string, n)
+		impressions, clicks, conversions, runs = make([]*int64, n), make([]*int64, n), make([]*int64, n), make([]int64, n)
 		created, platformSynced                = make([]time.Time, n), make([]*time.Time, n)
 	)
 	for i, c := range cs {
 		cp := c.Campaign
-		clients[i], ids[i], names[i], statuses[i], budgets[i] = c.ClientID, cp.ID, cp.Name, cp.Status, cp.Budget
-		impressions[i], clicks[i], conversions[i], runs[i] = cp.Impressions, cp.Clicks, cp.Conversions, c.RunID
+		clients[i], ids[i], names[i], statuses[i], budgets[i] = c.ClientID, cp.ID, cp.Name, cp.Status, known(cp, campaign.MetricBudget, cp.Budget)
+		impressions[i], clicks[i], conversions[i], runs[i] = known(cp, campaign.MetricImpressions, cp.Impressions),
+			known(cp, campaign.MetricClicks, cp.Clicks), known(cp, campaign.MetricConversions, cp.Conversions), c.RunID
 		created[i], platformSynced[i] = cp.CreatedAt, c.PlatformSyncedAt
 	}
 	_, err := tx.Exec(ctx, `

@@ -45,30 +45,63 @@ func (s *Store) SaveCampaign(ctx context.Context, c SavedCampaign) error {
 	return nil
 }
 
+// known is a metric's value to store: nil (NULL) when the platform sent it
+// as null.
+func known[T any](c campaign.Campaign, m campaign.Metrics, v T) *T {
+	if c.Unknown.Has(m) {
+		return nil
+	}
+	return &v
+}
+
 // StoredCampaign is a campaigns row as read back, for status output and
-// tests.
+// tests. A NULL metric reads as its zero value with its flag in
+// Campaign.Unknown.
 type StoredCampaign struct {
 	ClientID string
 	campaign.Campaign
 	SyncedAt time.Time
 	RunID    int64
+	// RemovedAt is when a run found the campaign no longer listed; nil
+	// while the platform lists it.
+	RemovedAt *time.Time
 }
 
-// Campaigns returns every stored campaign of a client, ordered by id.
+// Campaigns returns every stored campaign of a client, removed ones
+// included, ordered by id.
 func (s *Store) Campaigns(ctx context.Context, clientID string) ([]StoredCampaign, error) {
 	rows, err := s.pool.Query(ctx, `SELECT client_id, id, name, status, budget::text, impressions, clicks,
-		conversions, created_at, synced_at, coalesce(run_id, 0) FROM campaigns WHERE client_id = $1 ORDER BY id`, clientID)
+		conversions, created_at, synced_at, coalesce(run_id, 0), removed_at FROM campaigns WHERE client_id = $1 ORDER BY id`, clientID)
 	if err != nil {
 		return nil, fmt.Errorf("store: list campaigns of %s: %w", clientID, sanitize(err))
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (StoredCampaign, error) {
-		var c StoredCampaign
-		err := r.Scan(&c.ClientID, &c.ID, &c.Name, &c.Status, &c.Budget, &c.Impressions, &c.Clicks,
-			&c.Conversions, &c.CreatedAt, &c.SyncedAt, &c.RunID)
+		var (
+			c                                StoredCampaign
+			budget                           *string
+			impressions, clicks, conversions *int64
+		)
+		err := r.Scan(&c.ClientID, &c.ID, &c.Name, &c.Status, &budget, &impressions, &clicks,
+			&conversions, &c.CreatedAt, &c.SyncedAt, &c.RunID, &c.RemovedAt)
+		c.Budget = orZero(&c.Unknown, campaign.MetricBudget, budget)
+		c.Impressions = orZero(&c.Unknown, campaign.MetricImpressions, impressions)
+		c.Clicks = orZero(&c.Unknown, campaign.MetricClicks, clicks)
+		c.Conversions = orZero(&c.Unknown, campaign.MetricConversions, conversions)
 		return c, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: list campaigns of %s: %w", clientID, sanitize(err))
 	}
 	return out, nil
+}
+
+// orZero is known's inverse: the value read, or the zero value with the
+// metric added to unknown when the column was NULL.
+func orZero[T any](unknown *campaign.Metrics, m campaign.Metrics, v *T) T {
+	if v == nil {
+		*unknown |= m
+		var zero T
+		return zero
+	}
+	return *v
 }

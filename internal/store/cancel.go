@@ -9,10 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// StatusCancelled is the status of a run whose client was removed from the
-// configuration while it ran.
-const StatusCancelled = "cancelled"
-
 // CancelClientRuns ends the client's running run, if any, as cancelled with
 // the reason, and returns the ids it ended. Every worker that notices the
 // removal calls it; the first one ends the run and the others find nothing

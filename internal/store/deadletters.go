@@ -34,7 +34,8 @@ type StoredDeadLetter struct {
 // from asynqmon updates its row and counts one more failure.
 func (s *Store) RecordDeadLetter(ctx context.Context, d DeadLetter) error {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := lockRun(ctx, tx, d.RunID); err != nil {
+		run, err := lockRun(ctx, tx, d.RunID)
+		if err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `
@@ -50,7 +51,7 @@ func (s *Store) RecordDeadLetter(ctx context.Context, d DeadLetter) error {
 				return err
 			}
 		} else {
-			if err := endPage(ctx, tx, d.RunID, d.Page, pageFailed, 0, 0, 0); err != nil {
+			if err := endPage(ctx, tx, d.RunID, run.ListPass, d.Page, pageFailed, nil, 0, 0); err != nil {
 				return err
 			}
 			if _, err := tx.Exec(ctx, `UPDATE sync_runs SET reason = $2 WHERE id = $1`,

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -24,22 +25,40 @@ type FetchedPage struct {
 	// PlanThrough is the last page the run now needs: from the first page's
 	// total, or page+1 when has_more shows a page that was not planned.
 	PlanThrough int
+	// Total and HasMore are the page's pagination as the platform sent it.
+	Total   int
+	HasMore bool
+	// ReconcilePasses is how many times the run may list its pages again
+	// when its listing moved (LIST_RECONCILE_PASSES).
+	ReconcilePasses int
 }
 
 // PageResult says what the caller must enqueue after RecordPage committed.
 type PageResult struct {
-	// RunEnded is true when the run had already ended: nothing to enqueue.
-	RunEnded bool
+	// Pass is the listing pass that PendingPages belong to (0 is the first
+	// listing, 1.. reconcile passes): it is part of their task ids.
+	Pass int
 	// PendingItems are this page's items not yet saved or dead-lettered.
 	PendingItems []Item
 	// PendingPages are pages this page planned that are not done yet.
 	PendingPages []int
+	// Problem is the contradiction that ended the run's listing, if one
+	// did: this page's or an earlier one's.
+	Problem string
 }
 
-// RecordPage marks a page done, plans the pages it revealed and records its
-// items, in one transaction. Calling it again for the same page changes
-// nothing and returns what is still pending, so a retried task re-enqueues
-// exactly what a crash may have left out.
+// RecordPage marks a page of the run's current listing pass done, plans the
+// pages it revealed and records its items, in one transaction; the caller
+// enqueues what the result says. Nothing fetched is thrown away: a page of
+// a run that already ended (a dead-lettered page replayed from asynqmon)
+// takes the run back to running until it settles again. A page that
+// contradicts the listing (empty with has_more, or the ids of the page
+// before it again) ends the listing: it plans nothing more, and the run
+// ends incomplete. The page that closes a pass either ends the listing or,
+// when the pass saw the listing move, plans the next pass's first page
+// (see closePass). Calling it again for the same page changes nothing and
+// returns what is still pending, so a retried task re-enqueues exactly what
+// a crash may have left out.
 func (s *Store) RecordPage(ctx context.Context, p FetchedPage) (PageResult, error) {
 	var res PageResult
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -47,11 +66,22 @@ func (s *Store) RecordPage(ctx context.Context, p FetchedPage) (PageResult, erro
 		if err != nil {
 			return err
 		}
-		if run.Finished() && run.PagesFailed == 0 {
-			res.RunEnded = true
-			return nil
+		if err := revive(ctx, tx, run); err != nil {
+			return err
 		}
-		planned, err := planPages(ctx, tx, p.RunID, p.Page, p.PlanThrough)
+		pass := run.ListPass
+		if err := insertListing(ctx, tx, pass, p); err != nil {
+			return err
+		}
+		problem, err := pageProblem(ctx, tx, pass, p)
+		if err != nil {
+			return err
+		}
+		through := p.PlanThrough
+		if problem != "" || run.ListingProblem != "" {
+			through = 0 // the listing has ended: plan nothing more
+		}
+		planned, err := planPages(ctx, tx, p.RunID, pass, p.Page, through)
 		if err != nil {
 			return err
 		}
@@ -59,15 +89,24 @@ func (s *Store) RecordPage(ctx context.Context, p FetchedPage) (PageResult, erro
 		if err != nil {
 			return err
 		}
-		if err := endPage(ctx, tx, p.RunID, p.Page, pageDone, len(p.Items), planned, seen); err != nil {
+		if err := endPage(ctx, tx, p.RunID, pass, p.Page, pageDone, &pageCounts{p.Total, len(p.Items)}, planned, seen); err != nil {
 			return err
 		}
-		if res.PendingPages, err = pendingPages(ctx, tx, p.RunID, p.Page, p.PlanThrough); err != nil {
+		res.Pass = pass
+		if res.PendingPages, err = pendingPages(ctx, tx, p.RunID, pass, p.Page, through); err != nil {
 			return err
+		}
+		next, err := closePass(ctx, tx, p.RunID, p.ReconcilePasses)
+		if err != nil {
+			return err
+		}
+		if next > pass {
+			res.Pass, res.PendingPages = next, []int{1}
 		}
 		if res.PendingItems, err = pendingItems(ctx, tx, p.RunID, p.Page); err != nil {
 			return err
 		}
+		res.Problem = cmp.Or(run.ListingProblem, problem)
 		return settle(ctx, tx, p.RunID)
 	})
 	if err != nil {
@@ -76,12 +115,13 @@ func (s *Store) RecordPage(ctx context.Context, p FetchedPage) (PageResult, erro
 	return res, nil
 }
 
-// RecordedPage tells whether the page is already recorded as done and, if
-// so, what is still pending after it: its items not yet ended, and the run's
-// pages after it not yet fetched. A page task can run again after its page
-// was recorded (asynq delivers at least once, and a later page's has_more
-// can re-plan a page that was done meanwhile); its caller re-enqueues the
-// leftovers without spending a rate-limited request on the page again.
+// RecordedPage tells whether the page is already recorded as done in the
+// run's current listing pass and, if so, what is still pending after it:
+// its items not yet ended, and the pass's pages after it not yet fetched.
+// A page task can run again after its page was recorded (asynq delivers at
+// least once, and a later page's has_more can re-plan a page that was done
+// meanwhile); its caller re-enqueues the leftovers without spending a
+// rate-limited request on the page again.
 func (s *Store) RecordedPage(ctx context.Context, runID int64, page int) (PageResult, bool, error) {
 	var (
 		res  PageResult
@@ -89,8 +129,9 @@ func (s *Store) RecordedPage(ctx context.Context, runID int64, page int) (PageRe
 	)
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var status string
-		err := tx.QueryRow(ctx, `SELECT status FROM sync_run_pages WHERE run_id = $1 AND page = $2`,
-			runID, page).Scan(&status)
+		err := tx.QueryRow(ctx, `SELECT r.list_pass, p.status FROM sync_runs r
+			JOIN sync_run_pages p ON p.run_id = r.id AND p.pass = r.list_pass
+			WHERE r.id = $1 AND p.page = $2`, runID, page).Scan(&res.Pass, &status)
 		if errors.Is(err, pgx.ErrNoRows) || (err == nil && status != pageDone) {
 			return nil
 		}
@@ -98,7 +139,7 @@ func (s *Store) RecordedPage(ctx context.Context, runID int64, page int) (PageRe
 			return err
 		}
 		done = true
-		if res.PendingPages, err = pendingPages(ctx, tx, runID, page, math.MaxInt32); err != nil {
+		if res.PendingPages, err = pendingPages(ctx, tx, runID, res.Pass, page, math.MaxInt32); err != nil {
 			return err
 		}
 		res.PendingItems, err = pendingItems(ctx, tx, runID, page)
@@ -110,15 +151,15 @@ func (s *Store) RecordedPage(ctx context.Context, runID int64, page int) (PageRe
 	return res, done, nil
 }
 
-// planPages adds pages page+1..through to the run's plan; it returns how
-// many were new.
-func planPages(ctx context.Context, tx pgx.Tx, runID int64, page, through int) (int, error) {
+// planPages adds pages page+1..through of a pass to the run's plan; it
+// returns how many were new.
+func planPages(ctx context.Context, tx pgx.Tx, runID int64, pass, page, through int) (int, error) {
 	if through <= page {
 		return 0, nil
 	}
-	tag, err := tx.Exec(ctx, `INSERT INTO sync_run_pages (run_id, page)
-		SELECT $1, g FROM generate_series($2::int, $3::int) g
-		ON CONFLICT DO NOTHING`, runID, page+1, through)
+	tag, err := tx.Exec(ctx, `INSERT INTO sync_run_pages (run_id, pass, page)
+		SELECT $1, $2, g FROM generate_series($3::int, $4::int) g
+		ON CONFLICT DO NOTHING`, runID, pass, page+1, through)
 	return int(tag.RowsAffected()), err
 }
 
@@ -137,12 +178,13 @@ func insertItems(ctx context.Context, tx pgx.Tx, p FetchedPage) (int, error) {
 	return int(tag.RowsAffected()), err
 }
 
-func pendingPages(ctx context.Context, tx pgx.Tx, runID int64, page, through int) ([]int, error) {
+func pendingPages(ctx context.Context, tx pgx.Tx, runID int64, pass, page, through int) ([]int, error) {
 	if through <= page {
 		return nil, nil
 	}
 	rows, err := tx.Query(ctx, `SELECT page FROM sync_run_pages
-		WHERE run_id = $1 AND page > $2 AND page <= $3 AND status = 'pending' ORDER BY page`, runID, page, through)
+		WHERE run_id = $1 AND pass = $2 AND page > $3 AND page <= $4 AND status = 'pending' ORDER BY page`,
+		runID, pass, page, through)
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,8 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Unfinished is what a running run still needs: its pending pages and
+// Unfinished is what a running run still needs: its pending pages (of its
+// current listing pass, Run.ListPass; earlier passes have ended) and
 // pending items. After Redis lost its queues, re-enqueueing exactly these
 // finishes the run.
 type Unfinished struct {
@@ -30,7 +31,8 @@ func (s *Store) UnfinishedWork(ctx context.Context, runID int64) (Unfinished, er
 		if u.Run, err = scanRun(tx.QueryRow(ctx, `SELECT `+runColumns+` FROM sync_runs WHERE id = $1`, runID)); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT page FROM sync_run_pages WHERE run_id = $1 AND status = 'pending' ORDER BY page`, runID)
+		rows, err := tx.Query(ctx, `SELECT page FROM sync_run_pages WHERE run_id = $1 AND pass = $2 AND status = 'pending' ORDER BY page`,
+			runID, u.Run.ListPass)
 		if err != nil {
 			return err
 		}

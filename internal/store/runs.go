@@ -16,7 +16,14 @@ const (
 	StatusRunning          = "running"
 	StatusDone             = "done"
 	StatusDoneWithFailures = "done_with_failures"
-	StatusFailed           = "failed"
+	// StatusIncomplete is a run whose listing ended short: on a page that
+	// contradicts it (empty with has_more, a page repeated), or still moving
+	// after the reconcile passes allowed. Reason says which page and what.
+	StatusIncomplete = "incomplete"
+	// StatusCancelled is the status of a run whose client was removed from
+	// the configuration while it ran.
+	StatusCancelled = "cancelled"
+	StatusFailed    = "failed"
 )
 
 // Run is one row of the sync_runs ledger.
@@ -30,6 +37,14 @@ type Run struct {
 	CampaignsSeen  int
 	CampaignsSaved int
 	CampaignsDead  int
+	// CampaignsRemoved is how many of the client's campaigns the run marked
+	// removed: its listing ended complete and clean without them.
+	CampaignsRemoved int
+	// ListPass is the run's listing pass: 0 for the first listing, 1.. for
+	// reconcile passes made because the listing moved under the run.
+	ListPass int
+	// ListingProblem is what ended the listing short, if anything did.
+	ListingProblem string
 	Reason         string
 	StartedAt      time.Time
 	FinishedAt     *time.Time
@@ -50,12 +65,14 @@ func (e *RunInProgressError) Error() string {
 }
 
 const runColumns = `id, client_id, status, pages_planned, pages_done, pages_failed,
-	campaigns_seen, campaigns_saved, campaigns_dead, coalesce(reason, ''), started_at, finished_at`
+	campaigns_seen, campaigns_saved, campaigns_dead, campaigns_removed, list_pass, coalesce(listing_problem, ''),
+	coalesce(reason, ''), started_at, finished_at`
 
 func scanRun(row pgx.Row) (Run, error) {
 	var r Run
 	err := row.Scan(&r.ID, &r.ClientID, &r.Status, &r.PagesPlanned, &r.PagesDone, &r.PagesFailed,
-		&r.CampaignsSeen, &r.CampaignsSaved, &r.CampaignsDead, &r.Reason, &r.StartedAt, &r.FinishedAt)
+		&r.CampaignsSeen, &r.CampaignsSaved, &r.CampaignsDead, &r.CampaignsRemoved, &r.ListPass, &r.ListingProblem,
+		&r.Reason, &r.StartedAt, &r.FinishedAt)
 	return r, err
 }
 
@@ -148,22 +165,46 @@ func lockRun(ctx context.Context, tx pgx.Tx, runID int64) (Run, error) {
 	return r, err
 }
 
-// settle gives a run whose pages and items have all ended its final status.
-// It runs in the transaction that ended the last of them; a later change (a
-// dead-lettered record replayed from asynqmon) settles it again.
+// settle gives a run whose pages and items have all ended, and whose
+// listing has ended unless a page failed, its final status: failed when a
+// page failed for good, incomplete when the listing ended short, then
+// done_with_failures or done. It runs in the transaction that ended the
+// last of them; a later change (a dead-lettered record or page replayed
+// from asynqmon) settles it again. A run that settles from running with
+// its listing complete and clean marks the client's removals.
 func settle(ctx context.Context, tx pgx.Tx, runID int64) error {
-	_, err := tx.Exec(ctx, `
-		UPDATE sync_runs SET
+	var prev, next, listing, clientID string
+	var pass int
+	err := tx.QueryRow(ctx, `
+		WITH prev AS (SELECT status FROM sync_runs WHERE id = $1)
+		UPDATE sync_runs r SET
 			status = CASE
 				WHEN pages_failed > 0 THEN 'failed'
+				WHEN listing = 'incomplete' THEN 'incomplete'
 				WHEN campaigns_dead > 0 THEN 'done_with_failures'
 				ELSE 'done' END,
-			finished_at = CASE WHEN status = 'running' THEN now() ELSE finished_at END,
-			reason = CASE WHEN pages_failed > 0 THEN reason ELSE NULL END
-		WHERE id = $1
+			finished_at = CASE WHEN r.status = 'running' THEN now() ELSE finished_at END,
+			reason = CASE
+				WHEN pages_failed > 0 THEN reason
+				WHEN listing = 'incomplete' THEN listing_problem END
+		FROM prev
+		WHERE r.id = $1
+		  AND r.status <> 'cancelled' -- a removed client's run stays cancelled
 		  AND pages_done + pages_failed >= pages_planned
-		  AND campaigns_saved + campaigns_dead >= campaigns_seen`, runID)
-	return err
+		  AND campaigns_saved + campaigns_dead >= campaigns_seen
+		  AND (pages_failed > 0 OR listing <> 'open')
+		RETURNING prev.status, r.status, r.listing, r.list_pass, r.client_id`, runID).
+		Scan(&prev, &next, &listing, &pass, &clientID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil // not everything has ended yet
+	}
+	if err != nil {
+		return err
+	}
+	if prev != StatusRunning || listing != listingComplete || (next != StatusDone && next != StatusDoneWithFailures) {
+		return nil
+	}
+	return markRemovals(ctx, tx, runID, clientID, pass)
 }
 
 // FailRun ends a running run as failed with the reason.

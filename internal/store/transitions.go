@@ -18,18 +18,25 @@ const (
 	itemDead    = "dead"
 )
 
-// endPage moves one page to its final state (done or failed) and moves the
-// run's counters by exactly the change: a page already in that state changes
-// nothing, and a failed page that succeeds on replay stops counting as
-// failed. planned and seen are the pages and items this call added. The
-// caller holds the run's row lock.
-func endPage(ctx context.Context, tx pgx.Tx, runID int64, page int, next string, campaigns, planned, seen int) error {
+// pageCounts are what a fetched page said: the account's total and how
+// many records it held.
+type pageCounts struct{ total, campaigns int }
+
+// endPage moves one page of a listing pass to its final state (done or
+// failed) and moves the run's counters by exactly the change: a page
+// already in that state changes nothing, and a failed page that succeeds on
+// replay stops counting as failed. counts is nil for a failed page; planned
+// and seen are the pages and items this call added. The caller holds the
+// run's row lock.
+func endPage(ctx context.Context, tx pgx.Tx, runID int64, pass, page int, next string, counts *pageCounts, planned, seen int) error {
 	var prev string
-	err := tx.QueryRow(ctx, `SELECT status FROM sync_run_pages WHERE run_id = $1 AND page = $2`, runID, page).Scan(&prev)
+	err := tx.QueryRow(ctx, `SELECT status FROM sync_run_pages WHERE run_id = $1 AND pass = $2 AND page = $3`,
+		runID, pass, page).Scan(&prev)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		// Enqueued by hand (asynqmon) for a page the plan never had.
-		if _, err := tx.Exec(ctx, `INSERT INTO sync_run_pages (run_id, page) VALUES ($1, $2)`, runID, page); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO sync_run_pages (run_id, pass, page) VALUES ($1, $2, $3)`,
+			runID, pass, page); err != nil {
 			return err
 		}
 		prev, planned = pagePending, planned+1
@@ -38,8 +45,13 @@ func endPage(ctx context.Context, tx pgx.Tx, runID int64, page int, next string,
 	}
 	done, failed := delta(prev, next, pageDone), delta(prev, next, pageFailed)
 	if prev != next {
-		if _, err := tx.Exec(ctx, `UPDATE sync_run_pages SET status = $3, campaigns = coalesce($4, campaigns)
-			WHERE run_id = $1 AND page = $2`, runID, page, next, nullIfFailed(next, campaigns)); err != nil {
+		var total, campaigns *int
+		if counts != nil {
+			total, campaigns = &counts.total, &counts.campaigns
+		}
+		if _, err := tx.Exec(ctx, `UPDATE sync_run_pages SET status = $4, campaigns = coalesce($5, campaigns),
+			total = coalesce($6, total) WHERE run_id = $1 AND pass = $2 AND page = $3`,
+			runID, pass, page, next, campaigns, total); err != nil {
 			return err
 		}
 	}
@@ -127,13 +139,6 @@ func delta(prev, next, of string) int {
 		d--
 	}
 	return d
-}
-
-func nullIfFailed(next string, campaigns int) *int {
-	if next == pageFailed {
-		return nil
-	}
-	return &campaigns
 }
 
 // resolvePageDeadLetters marks the dead letters of a failed page resolved

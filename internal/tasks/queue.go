@@ -42,17 +42,10 @@ type job struct {
 	in        time.Duration
 }
 
-// EnqueuePages enqueues a fetch-page task for each page of a run.
+// EnqueuePages enqueues a fetch-page task for each page of a run's first
+// listing pass.
 func (q *Queue) EnqueuePages(ctx context.Context, runID int64, clientID string, pageSize int, pages []int) error {
-	jobs := make([]job, len(pages))
-	for i, page := range pages {
-		payload, err := json.Marshal(FetchPage{RunID: runID, ClientID: clientID, Page: page, PageSize: pageSize})
-		if err != nil {
-			return fmt.Errorf("tasks: encode page %d of run %d: %w", page, runID, err)
-		}
-		jobs[i] = job{task: asynq.NewTask(TypeFetchPage, payload), queue: QueuePages, id: FetchPageID(runID, page)}
-	}
-	return q.enqueueAll(ctx, jobs)
+	return q.EnqueuePassPages(ctx, runID, clientID, pageSize, 0, pages)
 }
 
 // EnqueueSaves enqueues a save task for each item of a page of a run, many

@@ -64,7 +64,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	queue := tasks.NewQueue(client, cfg.TaskMaxRetry, TaskTimeout(cfg))
 	handlers := pipeline.New(pipeline.Options{
 		Platform: pc, Store: st, Queue: queue, Pacer: lim, SyncCall: cfg.SyncCall,
-		RequeueLead: cfg.RateWaitInPlace / 2, StoreDownWait: cfg.RetryBackoffMin, StoreDownMaxWait: cfg.RetryBackoffMax, Logger: log, Metrics: m,
+		RequeueLead: cfg.RateWaitInPlace / 2, StoreDownWait: cfg.RetryBackoffMin, StoreDownMaxWait: cfg.RetryBackoffMax, ReconcilePasses: &cfg.ListReconcilePasses, Logger: log, Metrics: m,
 	})
 	mux := asynq.NewServeMux()
 	handlers.Register(mux)
