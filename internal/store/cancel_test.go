@@ -47,7 +47,9 @@ func TestCancelClientRunsIsIdempotentAndKeepsData(t *testing.T) {
 	// A page fetched later for the cancelled run enqueues nothing.
 	res, err := s.RecordPage(ctx, FetchedPage{RunID: gone.ID, Page: 2})
 	require.NoError(t, err)
-	require.True(t, res.RunEnded)
+	require.True(t, res.Cancelled)
+	require.Empty(t, res.PendingPages)
+	require.Empty(t, res.PendingItems)
 	// The client can be synced again once it is configured again.
 	_, err = s.CreateRun(ctx, "gone")
 	require.NoError(t, err)

@@ -45,6 +45,9 @@ type PageResult struct {
 	// Problem is the contradiction that ended the run's listing, if one
 	// did: this page's or an earlier one's.
 	Problem string
+	// Cancelled says the run was cancelled (its client removed): the page
+	// was not recorded and nothing is pending.
+	Cancelled bool
 }
 
 // RecordPage marks a page of the run's current listing pass done, plans the
@@ -65,6 +68,10 @@ func (s *Store) RecordPage(ctx context.Context, p FetchedPage) (PageResult, erro
 		run, err := lockRun(ctx, tx, p.RunID)
 		if err != nil {
 			return err
+		}
+		if run.Status == StatusCancelled {
+			res.Cancelled = true // its client was removed: nothing more of it is wanted
+			return nil
 		}
 		if err := revive(ctx, tx, run); err != nil {
 			return err
