@@ -79,3 +79,8 @@ fuzz: ## run each fuzz test for FUZZTIME (default 60s); new failing inputs land 
 	@for f in FuzzDecodePage FuzzListCampaigns FuzzErrorAnswer; do \
 		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./internal/platform/ || exit 1; done
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/campaign/
+
+.PHONY: bench-scale
+
+bench-scale: build services ## the same sync (SCALE_CLIENTS=20 at time scale 60) and the unthrottled pass with SCALE_WORKERS=1,2,4 worker processes; RESULT line at the end
+	$(GO) run ./bench/scale
