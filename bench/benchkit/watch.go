@@ -114,7 +114,7 @@ func (w *Watcher) read() {
 			w.seen[pid] = rec
 		}
 		rec.Last = now
-		rec.CPU = time.Duration(st.UTime+st.STime) * clockTick
+		rec.CPU = time.Duration(st.CPUTime() * float64(time.Second))
 		if status, err := byPID[pid].NewStatus(); err == nil {
 			rec.MaxRSSBytes = max(rec.MaxRSSBytes, status.VmHWM)
 		}
