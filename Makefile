@@ -27,6 +27,7 @@ services: ## start PostgreSQL and Redis on this machine if they are not running
 test: services ## run every test against real Redis and PostgreSQL (the CI command)
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -parallel 4 -timeout 30m ./...
+	cd deploy/kubernetes && $(GO) vet ./... && $(GO) test -count=1 -timeout 10m ./...
 
 lint: ## gofmt, go vet, staticcheck and gosec
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
@@ -34,6 +35,7 @@ lint: ## gofmt, go vet, staticcheck and gosec
 	$(GO) vet -tags chaos ./internal/chaos/
 	$(GO) install honnef.co/go/tools/cmd/staticcheck@v0.7.0
 	staticcheck -tags chaos ./...
+	cd deploy/kubernetes && $(GO) vet ./... && staticcheck ./...
 	$(GO) install github.com/securego/gosec/v2/cmd/gosec@$(GOSEC_VERSION)
 	gosec -quiet -tags chaos ./...
 
@@ -85,3 +87,8 @@ fuzz: ## run each fuzz test for FUZZTIME (default 60s); new failing inputs land 
 
 docs-check: ## every relative link and #anchor of README.md and docs/ leads somewhere (make test runs it too)
 	$(GO) test -count=1 ./internal/doclinks/
+
+.PHONY: bench-scale
+
+bench-scale: build services ## the same sync (SCALE_CLIENTS=20 at time scale 60) and the unthrottled pass with SCALE_WORKERS=1,2,4 worker processes; RESULT line at the end
+	$(GO) run ./bench/scale
