@@ -23,7 +23,8 @@ type Problems []string
 
 func (p Problems) Error() string { return strings.Join(p, "\n") }
 
-// Load reads the configuration from the environment and validates it. On
+// Load reads the configuration from the environment and validates it. A
+// secret variable may be given as NAME_FILE instead (SecretVariables). On
 // failure the error is a Problems value naming each bad variable.
 func Load() (Config, error) {
 	return LoadFrom(env.ToMap(os.Environ()))
@@ -32,9 +33,16 @@ func Load() (Config, error) {
 // LoadFrom is Load over an explicit environment, for tests.
 func LoadFrom(vars map[string]string) (Config, error) {
 	var c Config
+	vars, fileProblems := withSecretFiles(vars)
 	problems, unparsed := Problems{}, map[string]bool{}
 	if err := env.ParseWithOptions(&c, env.Options{Environment: vars}); err != nil {
 		problems, unparsed = parseProblems(err, vars)
+	}
+	problems = append(problems, fileProblems...)
+	for _, line := range fileProblems {
+		// A secret that could not be read is reported once, as its _FILE.
+		name, _, _ := strings.Cut(line, ":")
+		unparsed[strings.TrimSuffix(name, fileSuffix)] = true
 	}
 	for _, p := range c.validate() {
 		if name, _, _ := strings.Cut(p, ":"); !unparsed[name] {
