@@ -13,7 +13,8 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
-	"github.com/hibiken/asynq"
+
+	"github.com/adsync/adsync/internal/redisconn"
 )
 
 // Problems is every problem found in the configuration, one per bad
@@ -108,8 +109,8 @@ func (c Config) validate() Problems {
 	bad := func(name, format string, args ...any) {
 		p = append(p, name+": "+fmt.Sprintf(format, args...))
 	}
-	if _, err := asynq.ParseRedisURI(c.RedisURL); err != nil {
-		bad("REDIS_URL", "not a redis:// or rediss:// URL: %v", err)
+	if _, err := redisconn.Parse(c.RedisURL); err != nil {
+		bad("REDIS_URL", "%v", err)
 	}
 	if u, err := url.Parse(c.DatabaseURL.Reveal()); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		bad("DATABASE_URL", "not a postgres:// URL")
