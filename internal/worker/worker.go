@@ -1,6 +1,7 @@
 // Package worker assembles one worker process: the asynq server running the
-// pipeline's handlers under the shared rate budget, and the ops server
-// (health, readiness, metrics, asynqmon). Scaling out is starting more of
+// pipeline's handlers under the shared rate budget, the ops server
+// (health, readiness, metrics, asynqmon), and a watch that resumes the
+// running runs from the ledger when the Redis primary fails over. Scaling out is starting more of
 // these, on any machine that reaches the same Redis and PostgreSQL.
 package worker
 
@@ -16,6 +17,7 @@ import (
 	"github.com/adsync/adsync/internal/logging"
 	"github.com/adsync/adsync/internal/metrics"
 	"github.com/adsync/adsync/internal/pipeline"
+	"github.com/adsync/adsync/internal/planner"
 	"github.com/adsync/adsync/internal/tasks"
 	"github.com/adsync/adsync/internal/wiring"
 )
@@ -83,9 +85,18 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err := srv.Start(mux); err != nil {
 		return stopOps(opsSrv, log, fmt.Errorf("start asynq server: %w", err))
 	}
+	pacer, err := wiring.Pacer(rdb, cfg)
+	if err != nil {
+		srv.Shutdown()
+		return stopOps(opsSrv, log, err)
+	}
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	watched := newFailoverWatch(rdb, planner.New(st, queue, rdb, cfg.PageSize, pacer, log), log).start(watchCtx)
 	log.Info("worker started", "concurrency", cfg.WorkerConcurrency, "clients", len(clients), "config", cfg.String())
 	<-ctx.Done()
 	log.Info("worker stopping: finishing in-flight tasks", "timeout", cfg.ShutdownTimeout)
+	stopWatch()
+	watched()
 	srv.Shutdown()
 	if err := stopOps(opsSrv, log, nil); err != nil {
 		return err
