@@ -64,7 +64,16 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Platform: pc, Store: st, Queue: queue, Pacer: lim, SyncCall: cfg.SyncCall,
 		RequeueLead: cfg.RateWaitInPlace / 2, StoreDownWait: cfg.RetryBackoffMin, StoreDownMaxWait: cfg.RetryBackoffMax, Logger: log, Metrics: m,
 	})
+	pacer, err := wiring.Pacer(rdb, cfg)
+	if err != nil {
+		return err
+	}
+	watch := newFailoverWatch(rdb, planner.New(st, queue, rdb, cfg.PageSize, pacer, log), log)
 	mux := asynq.NewServeMux()
+	health := &redisHealth{}
+	rdb.AddHook(health)
+	gate := &redisGate{rdb: rdb, down: health, log: log, maxHold: maxReportHold, poll: 100 * time.Millisecond}
+	mux.Use(gate.middleware)
 	handlers.Register(mux)
 
 	opsSrv, err := startOps(cfg, redisOpt, rdb, st, m, log)
@@ -79,19 +88,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		DelayedTaskCheckInterval: cfg.QueuePollInterval,
 		TaskCheckInterval:        cfg.QueuePollInterval,
 		ShutdownTimeout:          cfg.ShutdownTimeout,
-		Logger:                   logging.Asynq{L: log},
+		Logger:                   outageQuietLogger{Asynq: logging.Asynq{L: log}, health: health},
 		LogLevel:                 asynq.WarnLevel,
 	})
 	if err := srv.Start(mux); err != nil {
 		return stopOps(opsSrv, log, fmt.Errorf("start asynq server: %w", err))
 	}
-	pacer, err := wiring.Pacer(rdb, cfg)
-	if err != nil {
-		srv.Shutdown()
-		return stopOps(opsSrv, log, err)
-	}
 	watchCtx, stopWatch := context.WithCancel(ctx)
-	watched := newFailoverWatch(rdb, planner.New(st, queue, rdb, cfg.PageSize, pacer, log), log).start(watchCtx)
+	watched := watch.start(watchCtx)
 	log.Info("worker started", "concurrency", cfg.WorkerConcurrency, "clients", len(clients), "config", cfg.String())
 	<-ctx.Done()
 	log.Info("worker stopping: finishing in-flight tasks", "timeout", cfg.ShutdownTimeout)
