@@ -9,9 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
 
 	"github.com/adsync/adsync/internal/mock"
+	"github.com/adsync/adsync/internal/redisconn"
+	"github.com/adsync/adsync/internal/tasks"
 	"github.com/adsync/adsync/internal/testenv"
 )
 
@@ -139,9 +142,18 @@ func syncThroughSentinel(t *testing.T, kill bool) failoverRun {
 	if kill {
 		go func() { // how saving went on after the kill, for the log
 			defer close(progress)
+			last, still, told := -1, 0, false
 			for i := 0; !enq.exited() && i < 300; i++ {
+				n := d.saved(ids)
 				if i%2 == 0 {
-					t.Logf("%s after the kill: %d/%d saved", time.Since(killed).Round(100*time.Millisecond), d.saved(ids), total)
+					t.Logf("%s after the kill: %d/%d saved", time.Since(killed).Round(100*time.Millisecond), n, total)
+				}
+				if still++; n != last {
+					last, still = n, 0
+				}
+				if still == 10 && n < total && !told {
+					told = true
+					logQueues(t, s.url())
 				}
 				time.Sleep(500 * time.Millisecond)
 			}
@@ -271,4 +283,37 @@ func TestSentinelFailoverMidSync(t *testing.T) {
 		failoverClients, calm.wall.Round(time.Millisecond), failover.wall.Round(time.Millisecond),
 		(failover.wall - calm.wall).Round(time.Millisecond), failover.killAt.Round(time.Millisecond),
 		failover.resumed.Round(time.Millisecond), failover.asynqErrors, calm.http429, failover.http429)
+}
+
+// logQueues logs where asynq holds the tasks that are left, when saving
+// stalls.
+func logQueues(t *testing.T, redisURL string) {
+	conn, err := redisconn.Parse(redisURL)
+	if err != nil {
+		return
+	}
+	rdb := conn.NewClient()
+	defer rdb.Close()
+	insp := asynq.NewInspectorFromRedisClient(rdb)
+	for _, q := range []string{tasks.QueueSaves, tasks.QueuePages} {
+		info, err := insp.GetQueueInfo(q)
+		if err != nil {
+			t.Logf("queue %s: %v", q, err)
+			continue
+		}
+		t.Logf("saving stalled; queue %s: active=%d pending=%d scheduled=%d retry=%d archived=%d", q,
+			info.Active, info.Pending, info.Scheduled, info.Retry, info.Archived)
+		active, _ := insp.ListActiveTasks(q)
+		for _, ti := range active {
+			t.Logf("  active %s retried=%d last_err=%q", ti.ID, ti.Retried, ti.LastErr)
+		}
+	}
+	servers, _ := insp.Servers()
+	for _, s := range servers {
+		var held []string
+		for _, w := range s.ActiveWorkers {
+			held = append(held, w.TaskID)
+		}
+		t.Logf("  server %s holds %v", s.ID, held)
+	}
 }

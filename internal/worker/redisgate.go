@@ -41,7 +41,14 @@ type redisGate struct {
 func (g *redisGate) middleware(next asynq.Handler) asynq.Handler {
 	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
 		err := next.ProcessTask(ctx, t)
-		if g.down.lost() || connectionLost(err) {
+		// A task that ends in error goes back to the queue (a retry, or a
+		// wait for budget) and its record stays pending in the ledger, so
+		// losing its report would hold its run back: it is checked with a
+		// PING even when no failure was seen yet (the hook learns of a dead
+		// primary only from the next failing command). A report of success
+		// is held only when Redis is known to be away; lost, it costs a
+		// repeated run of a task whose record is already settled.
+		if err != nil || g.down.lost() {
 			g.waitForRedis(t)
 		}
 		return err
