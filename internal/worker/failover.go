@@ -46,11 +46,16 @@ type failoverWatch struct {
 	primary     string
 	unreachable bool
 	lostAt      time.Time
+	// sweepAt is when to look for tasks stranded by the last failover
+	// (requeueStrandedTasks); zero when none is due.
+	sweepAt time.Time
+	sweep   func(context.Context, redis.UniversalClient) (int, error)
 }
 
 // newFailoverWatch builds the watch; it does nothing until run.
 func newFailoverWatch(rdb redis.UniversalClient, pl *planner.Planner, log *slog.Logger) *failoverWatch {
-	return &failoverWatch{rdb: rdb, resume: pl.Resume, log: log.With("component", "failover"), interval: primaryCheckInterval}
+	return &failoverWatch{rdb: rdb, resume: pl.Resume, sweep: requeueStrandedTasks, log: log.With("component", "failover"),
+		interval: primaryCheckInterval}
 }
 
 // start runs the watch in the background until ctx ends; the returned
@@ -93,6 +98,7 @@ func (w *failoverWatch) check(ctx context.Context) {
 	}
 	if w.primary == "" || w.primary == id {
 		w.primary = id
+		w.sweepIfDue(ctx)
 		return
 	}
 	w.log.Warn("Redis primary changed: work queued just before the failover may be lost; resuming running runs from the ledger",
@@ -107,6 +113,7 @@ func (w *failoverWatch) check(ctx context.Context) {
 		return
 	}
 	w.primary = id
+	w.sweepAt = time.Now().Add(orphanSweepAfter)
 	pages, items, runs := 0, 0, 0
 	for _, r := range resumed {
 		pages, items = pages+r.Pages, items+r.Items
@@ -116,6 +123,24 @@ func (w *failoverWatch) check(ctx context.Context) {
 	}
 	w.log.Info("work resumed after the Redis failover", "running_runs", len(resumed), "runs_with_lost_work", runs,
 		"pages_reenqueued", pages, "records_reenqueued", items)
+}
+
+// sweepIfDue requeues the tasks stranded "active" by the last failover,
+// once it is time (orphanSweepAfter after it), and tries again at the next
+// check if that fails.
+func (w *failoverWatch) sweepIfDue(ctx context.Context) {
+	if w.sweepAt.IsZero() || time.Now().Before(w.sweepAt) {
+		return
+	}
+	n, err := w.sweep(ctx, w.rdb)
+	if err != nil {
+		if ctx.Err() == nil {
+			w.log.Warn("could not look for tasks stranded by the Redis failover; will try again", "error", err.Error())
+		}
+		return
+	}
+	w.sweepAt = time.Time{}
+	w.log.Info("tasks stranded as running by the Redis failover put back in their queue", "tasks", n)
 }
 
 // primaryIdentity names the primary (or, in a Cluster, the set of primaries)
