@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -53,6 +54,9 @@ func requeueStrandedTasks(ctx context.Context, rdb redis.UniversalClient) (int, 
 	n := 0
 	for _, q := range []string{tasks.QueuePages, tasks.QueueSaves} {
 		active, err := insp.ListActiveTasks(q, asynq.PageSize(100000))
+		if errors.Is(err, asynq.ErrQueueNotFound) {
+			continue // a queue that never held a task, or lost with the old primary
+		}
 		if err != nil {
 			return n, fmt.Errorf("list active tasks of queue %s: %w", q, err)
 		}
