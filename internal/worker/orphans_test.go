@@ -56,4 +56,6 @@ func TestStrandedTasksRequeuedLiveOnesLeft(t *testing.T) {
 	require.NotEqual(t, asynq.TaskStateActive, info.State, "the stranded task is back in the queue (or already picked up again)")
 }
 
-func redisZ(score int64, member string) redis.Z { return redis.Z{Score: float64(score), Member: member} }
+func redisZ(score int64, member string) redis.Z {
+	return redis.Z{Score: float64(score), Member: member}
+}
