@@ -74,7 +74,8 @@ e2e-browser: services ## headless Chromium on asynqmon's dead letters after a po
 
 .PHONY: chaos fuzz
 
-chaos: build services ## fault-injection tests: real worker, enqueuer and mock processes; workers killed, stores restarted, platform down (about 4 min)
+chaos: build services ## fault-injection tests: real worker, enqueuer and mock processes; workers killed, stores restarted, platform down, Redis Sentinel failover, Redis Cluster (about 6 min)
+	@scripts/redis-ha.sh
 	$(GO) vet -tags chaos ./internal/chaos/
 	ADSYNC_BIN=$(CURDIR)/$(BIN) $(GO) test -tags chaos -count=1 -timeout 20m -v ./internal/chaos/
 

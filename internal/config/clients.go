@@ -20,12 +20,14 @@ type Client struct {
 }
 
 // clientEntry is one element of CLIENTS_FILE: the password is given inline
-// or, better, through the name of an environment variable that holds it.
+// or, better, through the name of an environment variable that holds it or
+// the path of a file that does (a mounted secret).
 type clientEntry struct {
-	ID          string `json:"id"`
-	Email       string `json:"email"`
-	Password    string `json:"password"`
-	PasswordEnv string `json:"password_env"`
+	ID           string `json:"id"`
+	Email        string `json:"email"`
+	Password     string `json:"password"`
+	PasswordEnv  string `json:"password_env"`
+	PasswordFile string `json:"password_file"`
 }
 
 // clientIDPattern keeps client ids safe to use in task ids, Redis keys,
@@ -69,7 +71,7 @@ func parseClients(data []byte, getenv func(string) string) ([]Client, error) {
 	dec := json.NewDecoder(strings.NewReader(string(data)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&entries); err != nil {
-		return nil, Problems{fmt.Sprintf("CLIENTS_FILE: not a JSON list of {id, email, password | password_env}: %v", err)}
+		return nil, Problems{fmt.Sprintf("CLIENTS_FILE: not a JSON list of {id, email, password | password_env | password_file}: %v", err)}
 	}
 	if len(entries) == 0 {
 		return nil, Problems{"CLIENTS_FILE: the list of clients is empty"}
@@ -97,15 +99,20 @@ func parseClients(data []byte, getenv func(string) string) ([]Client, error) {
 		}
 		password := e.Password
 		switch {
-		case e.Password != "" && e.PasswordEnv != "":
-			p = append(p, where+": give password or password_env, not both")
+		case countSet(e.Password, e.PasswordEnv, e.PasswordFile) > 1:
+			p = append(p, where+": give one of password, password_env and password_file")
+		case e.PasswordFile != "":
+			var err error
+			if password, err = readSecretFile(e.PasswordFile); err != nil {
+				p = append(p, fmt.Sprintf("%s: password_file: %v", where, err))
+			}
 		case e.PasswordEnv != "":
 			password = getenv(e.PasswordEnv)
 			if password == "" {
 				p = append(p, fmt.Sprintf("%s: password_env names %s, which is not set", where, e.PasswordEnv))
 			}
 		case e.Password == "":
-			p = append(p, where+": password (or password_env) is missing")
+			p = append(p, where+": password (or password_env or password_file) is missing")
 		}
 		out = append(out, Client{ID: e.ID, Email: e.Email, Password: secret.Secret(password)})
 	}
@@ -113,4 +120,15 @@ func parseClients(data []byte, getenv func(string) string) ([]Client, error) {
 		return nil, p
 	}
 	return out, nil
+}
+
+// countSet is how many of values are not empty.
+func countSet(values ...string) int {
+	n := 0
+	for _, v := range values {
+		if v != "" {
+			n++
+		}
+	}
+	return n
 }

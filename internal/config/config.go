@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/adsync/adsync/internal/redisconn"
 	"github.com/adsync/adsync/internal/secret"
 )
 
@@ -16,7 +17,7 @@ import (
 // field's tag names its variable and default; the README explains them.
 type Config struct {
 	// RedisURL is the Redis holding queues, rate budgets and short-lived
-	// state. rediss:// turns on TLS.
+	// state: one server, a Sentinel or a Cluster (see redisconn).
 	RedisURL string `env:"REDIS_URL" envDefault:"redis://127.0.0.1:6379/0"`
 	// DatabaseURL is the PostgreSQL database; it may carry a password, so it
 	// is only ever printed through Redacted.
@@ -103,8 +104,9 @@ type Config struct {
 // RedactedDatabaseURL returns DatabaseURL with any password masked, for logs.
 func (c Config) RedactedDatabaseURL() string { return redactURL(c.DatabaseURL.Reveal()) }
 
-// RedactedRedisURL returns RedisURL with any password masked, for logs.
-func (c Config) RedactedRedisURL() string { return redactURL(c.RedisURL) }
+// RedactedRedisURL returns RedisURL with any password masked, the
+// primary's in a Sentinel URL's query included, for logs.
+func (c Config) RedactedRedisURL() string { return redisconn.Redact(c.RedisURL) }
 
 func redactURL(s string) string {
 	u, err := url.Parse(s)

@@ -101,9 +101,9 @@ func TestClientsFile(t *testing.T) {
 		`[{"email":"e","password":"p"}]`:                                                "id is missing",
 		`[{"id":"a b","email":"e","password":"p"}]`:                                     "is not valid",
 		`[{"id":"a","password":"p"}]`:                                                   "email is missing",
-		`[{"id":"a","email":"e"}]`:                                                      "password (or password_env) is missing",
+		`[{"id":"a","email":"e"}]`:                                                      "password (or password_env or password_file) is missing",
 		`[{"id":"a","email":"e","password_env":"NOPE"}]`:                                "NOPE, which is not set",
-		`[{"id":"a","email":"e","password":"p","password_env":"X"}]`:                    "not both",
+		`[{"id":"a","email":"e","password":"p","password_env":"X"}]`:                    "give one of",
 		`[{"id":"a","email":"e","password":"p","extra":1}]`:                             "unknown field",
 	}
 	for in, want := range cases {

@@ -13,7 +13,8 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
-	"github.com/hibiken/asynq"
+
+	"github.com/adsync/adsync/internal/redisconn"
 )
 
 // Problems is every problem found in the configuration, one per bad
@@ -23,7 +24,8 @@ type Problems []string
 
 func (p Problems) Error() string { return strings.Join(p, "\n") }
 
-// Load reads the configuration from the environment and validates it. On
+// Load reads the configuration from the environment and validates it. A
+// secret variable may be given as NAME_FILE instead (SecretVariables). On
 // failure the error is a Problems value naming each bad variable.
 func Load() (Config, error) {
 	return LoadFrom(env.ToMap(os.Environ()))
@@ -32,9 +34,16 @@ func Load() (Config, error) {
 // LoadFrom is Load over an explicit environment, for tests.
 func LoadFrom(vars map[string]string) (Config, error) {
 	var c Config
+	vars, fileProblems := withSecretFiles(vars)
 	problems, unparsed := Problems{}, map[string]bool{}
 	if err := env.ParseWithOptions(&c, env.Options{Environment: vars}); err != nil {
 		problems, unparsed = parseProblems(err, vars)
+	}
+	problems = append(problems, fileProblems...)
+	for _, line := range fileProblems {
+		// A secret that could not be read is reported once, as its _FILE.
+		name, _, _ := strings.Cut(line, ":")
+		unparsed[strings.TrimSuffix(name, fileSuffix)] = true
 	}
 	for _, p := range c.validate() {
 		if name, _, _ := strings.Cut(p, ":"); !unparsed[name] {
@@ -100,8 +109,8 @@ func (c Config) validate() Problems {
 	bad := func(name, format string, args ...any) {
 		p = append(p, name+": "+fmt.Sprintf(format, args...))
 	}
-	if _, err := asynq.ParseRedisURI(c.RedisURL); err != nil {
-		bad("REDIS_URL", "not a redis:// or rediss:// URL: %v", err)
+	if _, err := redisconn.Parse(c.RedisURL); err != nil {
+		bad("REDIS_URL", "%v", err)
 	}
 	if u, err := url.Parse(c.DatabaseURL.Reveal()); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		bad("DATABASE_URL", "not a postgres:// URL")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -30,6 +31,11 @@ type Limiter struct {
 	// maxWait and bookAhead are MaxInPlaceWait and BookAhead in whole
 	// microseconds, rounded down.
 	maxWait, bookAhead int64
+	// fence is how long a client's budget is blocked at least when its
+	// first decision on a new primary finds that the primary changed
+	// (fence.lua): span and MaxInPlaceWait, in microseconds. See
+	// fenceFor.
+	fence int64
 }
 
 // New returns a Limiter that keeps its state in rdb. It refuses invalid
@@ -41,12 +47,14 @@ func New(rdb redis.UniversalClient, opts Options) (*Limiter, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
+	span := int64((opts.Window + opts.Margin + time.Microsecond - 1) / time.Microsecond)
 	return &Limiter{
 		rdb:       rdb,
 		opts:      opts,
-		span:      int64((opts.Window + opts.Margin + time.Microsecond - 1) / time.Microsecond),
+		span:      span,
 		maxWait:   opts.MaxInPlaceWait.Microseconds(),
 		bookAhead: opts.BookAhead.Microseconds(),
+		fence:     span + opts.MaxInPlaceWait.Microseconds() + 1,
 	}, nil
 }
 
@@ -74,8 +82,8 @@ func (l *Limiter) reserve(ctx context.Context, clientID string) (time.Duration, 
 	}
 	holder, _ := ctx.Value(holderKey{}).(string)
 	stamps, blocked, tickets := l.keys(clientID)
-	res, err := reserveScript.Run(ctx, l.rdb, []string{stamps, blocked, tickets},
-		l.opts.Limit, l.span, l.maxWait, l.bookAhead, expirySlack.Milliseconds(), holder).Int64Slice()
+	res, err := reserveScript.Run(ctx, l.rdb, []string{stamps, blocked, tickets, l.primaryKey(clientID)},
+		l.opts.Limit, l.span, l.maxWait, l.bookAhead, expirySlack.Milliseconds(), holder, l.fenceFor(clientID)).Int64Slice()
 	if err == nil && len(res) != 4 {
 		err = fmt.Errorf("unexpected script reply %v", res)
 	}
@@ -179,8 +187,8 @@ func (l *Limiter) Wait(ctx context.Context, clientID string) error {
 // slot at the end of the line, and the slot it leaves is not lost.
 func (l *Limiter) restamp(ctx context.Context, clientID string, stamp int64) (bool, error) {
 	stamps, blocked, _ := l.keys(clientID)
-	moved, err := restampScript.Run(ctx, l.rdb, []string{stamps, blocked},
-		l.opts.Limit, l.span, stamp, expirySlack.Milliseconds()).Int64()
+	moved, err := restampScript.Run(ctx, l.rdb, []string{stamps, blocked, l.primaryKey(clientID)},
+		l.opts.Limit, l.span, stamp, expirySlack.Milliseconds(), l.fenceFor(clientID)).Int64()
 	if err != nil {
 		return false, fmt.Errorf("ratelimit: move a late slot of client %q: %w", clientID, err)
 	}
@@ -239,6 +247,24 @@ func (l *Limiter) BlockedFor(ctx context.Context, clientID string) (time.Duratio
 // keys returns the client's stamp set, block key and ticket set.
 func (l *Limiter) keys(clientID string) (stamps, blocked, tickets string) {
 	return l.clientKey(clientID, "stamps"), l.clientKey(clientID, "blocked"), l.clientKey(clientID, "tickets")
+}
+
+// fenceFor is the client's fence after a primary change: the fence, and a
+// part of half a span that depends on the client alone. Every client's
+// fence starts at about the same moment; ending together, each would send
+// a burst of Limit at once, and so many requests at one instant spread
+// their arrivals wider than the margin on a busy machine. Staggered, the
+// bursts follow each other over half a span.
+func (l *Limiter) fenceFor(clientID string) int64 {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(clientID)) // a hash.Hash never fails to write
+	return l.fence + int64(h.Sum32())%max(l.span/2, 1)
+}
+
+// primaryKey holds the replication ID of the primary that last wrote the
+// client's budget (fence.lua).
+func (l *Limiter) primaryKey(clientID string) string {
+	return l.clientKey(clientID, "primary")
 }
 
 // paceKey holds the end of the client's last plan (Pace).

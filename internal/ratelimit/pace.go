@@ -29,8 +29,8 @@ func (l *Limiter) Pace(ctx context.Context, clientID string, ahead, n int) ([]ti
 		return nil, nil
 	}
 	stamps, blocked, _ := l.keys(clientID)
-	res, err := paceScript.Run(ctx, l.rdb, []string{stamps, blocked, l.paceKey(clientID)},
-		l.opts.Limit, l.span, ahead+n, expirySlack.Milliseconds()).Int64Slice()
+	res, err := paceScript.Run(ctx, l.rdb, []string{stamps, blocked, l.paceKey(clientID), l.primaryKey(clientID)},
+		l.opts.Limit, l.span, ahead+n, expirySlack.Milliseconds(), l.fenceFor(clientID)).Int64Slice()
 	if err == nil && len(res) != 2 {
 		err = fmt.Errorf("unexpected script reply %v", res)
 	}

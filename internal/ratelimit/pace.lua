@@ -6,10 +6,12 @@
 -- KEYS[1]  sorted set of send stamps (as in reserve.lua)
 -- KEYS[2]  "blocked until", microseconds on the Redis clock
 -- KEYS[3]  end of the previous plan, microseconds on the Redis clock
+-- KEYS[4]  ID of the primary that last wrote the budget (fence.lua)
 -- ARGV[1]  limit: stamps allowed in any span
 -- ARGV[2]  span: window + margin, microseconds
 -- ARGV[3]  n: sends to plan (> 0)
 -- ARGV[4]  expiry slack, milliseconds
+-- ARGV[5]  fence length after a primary change, microseconds
 -- Returns {first, step}: the i-th send (from 0) is planned first + i*step
 -- microseconds from now.
 local limit = tonumber(ARGV[1])
@@ -19,6 +21,7 @@ local slack = tonumber(ARGV[4])
 
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+fence(KEYS[4], KEYS[2], now, tonumber(ARGV[5]), slack)
 
 -- The next free slot, as reserve.lua would compute it.
 local at = math.max(now, tonumber(redis.call('GET', KEYS[2]) or '0'))

@@ -4,12 +4,14 @@
 -- KEYS[1]  sorted set of send stamps; score = microseconds on the Redis clock
 -- KEYS[2]  "blocked until", microseconds on the Redis clock; absent if none
 -- KEYS[3]  sorted set of tickets: member = holder, score = its booked stamp
+-- KEYS[4]  ID of the primary that last wrote the budget (fence.lua)
 -- ARGV[1]  limit: stamps allowed in any span
 -- ARGV[2]  span: window + margin, microseconds
 -- ARGV[3]  longest wait spent in place, microseconds
 -- ARGV[4]  longest wait booked for a holder who comes back, microseconds
 -- ARGV[5]  expiry slack, milliseconds
 -- ARGV[6]  holder: who asks, "" for an anonymous caller
+-- ARGV[7]  fence length after a primary change, microseconds
 -- Returns {go, wait, booked, stamp}, wait in microseconds from now and stamp
 -- the slot's score:
 --   {1, wait, 1, stamp}  send after wait (negative: the holder's slot is that late)
@@ -24,6 +26,7 @@ local holder = ARGV[6]
 
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+fence(KEYS[4], KEYS[2], now, tonumber(ARGV[7]), slack)
 
 -- A stamp at or before now - span cannot share a span with a new stamp,
 -- which is never earlier than now; a ticket that old is past any use.

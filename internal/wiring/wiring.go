@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/url"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
@@ -16,44 +15,24 @@ import (
 	"github.com/adsync/adsync/internal/config"
 	"github.com/adsync/adsync/internal/platform"
 	"github.com/adsync/adsync/internal/ratelimit"
+	"github.com/adsync/adsync/internal/redisconn"
 	"github.com/adsync/adsync/internal/store"
 )
 
 // Redis returns asynq's connection option and a go-redis client for the
-// same server, after checking that it answers.
+// same deployment (one server, a Sentinel-watched primary or a Cluster, see
+// redisconn), after checking that it answers.
 func Redis(ctx context.Context, cfg config.Config) (asynq.RedisConnOpt, redis.UniversalClient, error) {
-	opt, err := asynq.ParseRedisURI(cfg.RedisURL)
+	conn, err := redisconn.Parse(cfg.RedisURL)
 	if err != nil {
 		return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
-	if opt, err = withACLUser(opt, cfg.RedisURL); err != nil {
-		return nil, nil, err
-	}
-	rdb, ok := opt.MakeRedisClient().(redis.UniversalClient)
-	if !ok {
-		return nil, nil, fmt.Errorf("REDIS_URL: unsupported connection type %T", opt)
-	}
+	rdb := conn.NewClient()
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		_ = rdb.Close()
-		return nil, nil, fmt.Errorf("redis at %s is not reachable: %w", cfg.RedactedRedisURL(), err)
+		return nil, nil, fmt.Errorf("redis (%s) at %s is not reachable: %w", conn.Kind, cfg.RedactedRedisURL(), err)
 	}
-	return opt, rdb, nil
-}
-
-// withACLUser sets the user name of redis://user:password@host on opt:
-// asynq.ParseRedisURI keeps only the password, so a Redis with ACL users
-// would otherwise be sent the password for its default user.
-func withACLUser(opt asynq.RedisConnOpt, redisURL string) (asynq.RedisConnOpt, error) {
-	u, err := url.Parse(redisURL)
-	if err != nil {
-		return nil, fmt.Errorf("REDIS_URL: %w", err)
-	}
-	client, ok := opt.(asynq.RedisClientOpt)
-	if !ok || u.User.Username() == "" {
-		return opt, nil
-	}
-	client.Username = u.User.Username()
-	return client, nil
+	return conn.Asynq, rdb, nil
 }
 
 // Store migrates the database and opens it.

@@ -1,6 +1,7 @@
 // Package worker assembles one worker process: the asynq server running the
-// pipeline's handlers under the shared rate budget, and the ops server
-// (health, readiness, metrics, asynqmon). Scaling out is starting more of
+// pipeline's handlers under the shared rate budget, the ops server
+// (health, readiness, metrics, asynqmon), and a watch that resumes the
+// running runs from the ledger when the Redis primary fails over. Scaling out is starting more of
 // these, on any machine that reaches the same Redis and PostgreSQL.
 package worker
 
@@ -17,6 +18,7 @@ import (
 	"github.com/adsync/adsync/internal/logging"
 	"github.com/adsync/adsync/internal/metrics"
 	"github.com/adsync/adsync/internal/pipeline"
+	"github.com/adsync/adsync/internal/planner"
 	"github.com/adsync/adsync/internal/tasks"
 	"github.com/adsync/adsync/internal/wiring"
 )
@@ -66,7 +68,16 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Platform: pc, Store: st, Queue: queue, Pacer: lim, SyncCall: cfg.SyncCall,
 		RequeueLead: cfg.RateWaitInPlace / 2, StoreDownWait: cfg.RetryBackoffMin, StoreDownMaxWait: cfg.RetryBackoffMax, ReconcilePasses: &cfg.ListReconcilePasses, Logger: log, Metrics: m,
 	})
+	pacer, err := wiring.Pacer(rdb, cfg)
+	if err != nil {
+		return err
+	}
+	watch := newFailoverWatch(rdb, planner.New(st, queue, rdb, cfg.PageSize, pacer, log), log)
 	mux := asynq.NewServeMux()
+	health := &redisHealth{}
+	rdb.AddHook(health)
+	gate := &redisGate{rdb: rdb, down: health, log: log, maxHold: maxReportHold, poll: 100 * time.Millisecond}
+	mux.Use(gate.middleware)
 	handlers.Register(mux)
 
 	opsSrv, err := startOps(cfg, redisOpt, rdb, st, m, log, live.Check())
@@ -81,7 +92,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		DelayedTaskCheckInterval: cfg.QueuePollInterval,
 		TaskCheckInterval:        cfg.QueuePollInterval,
 		ShutdownTimeout:          cfg.ShutdownTimeout,
-		Logger:                   logging.Asynq{L: log},
+		Logger:                   outageQuietLogger{Asynq: logging.Asynq{L: log}, health: health},
 		LogLevel:                 asynq.WarnLevel,
 	})
 	if err := srv.Start(mux); err != nil {
@@ -89,9 +100,13 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	live.CancelRemoved(ctx, st)
 	go live.Watch(ctx)
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	watched := watch.start(watchCtx)
 	log.Info("worker started", "concurrency", cfg.WorkerConcurrency, "clients", live.List().Len(), "config", cfg.String())
 	<-ctx.Done()
 	log.Info("worker stopping: finishing in-flight tasks", "timeout", cfg.ShutdownTimeout)
+	stopWatch()
+	watched()
 	srv.Shutdown()
 	if err := stopOps(opsSrv, log, nil); err != nil {
 		return err

@@ -1,0 +1,319 @@
+//go:build chaos
+
+package chaos
+
+import (
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/stretchr/testify/require"
+
+	"github.com/adsync/adsync/internal/mock"
+	"github.com/adsync/adsync/internal/redisconn"
+	"github.com/adsync/adsync/internal/tasks"
+	"github.com/adsync/adsync/internal/testenv"
+)
+
+// failoverClients is the size of the failover test's sync.
+const failoverClients = 20
+
+// arrivals samples the mock's count of counted requests (all clients) every
+// few milliseconds, to see when the platform was called.
+type arrivals struct {
+	mu      sync.Mutex
+	samples []sample
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+type sample struct {
+	at    time.Time
+	count int64
+}
+
+func (d *deployment) watchArrivals() *arrivals {
+	a := &arrivals{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(a.done)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-a.stop:
+				return
+			case <-tick.C:
+			}
+			var n int64
+			for _, c := range d.mockStats().Clients {
+				n += c.Counted
+			}
+			a.mu.Lock()
+			a.samples = append(a.samples, sample{at: time.Now(), count: n})
+			a.mu.Unlock()
+		}
+	}()
+	return a
+}
+
+func (a *arrivals) close() {
+	close(a.stop)
+	<-a.done
+}
+
+// resumedAfter finds the first quiet spell after t (no request for at
+// least quiet) and returns when requests started again, measured from t:
+// the requests stamped before a Redis failure drain in the first moments,
+// then the platform hears nothing until adsync works again. ok is false
+// when there was no quiet spell.
+func (a *arrivals) resumedAfter(t time.Time, quiet time.Duration) (time.Duration, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var lastRise time.Time
+	var lastCount int64 = -1
+	for _, s := range a.samples {
+		if s.at.Before(t) {
+			lastCount = s.count
+			continue
+		}
+		if lastRise.IsZero() {
+			lastRise = t
+		}
+		if lastCount >= 0 && s.count > lastCount {
+			if s.at.Sub(lastRise) >= quiet {
+				return s.at.Sub(t), true
+			}
+			lastRise = s.at
+		}
+		lastCount = s.count
+	}
+	return 0, false
+}
+
+// failoverRun is what one sync through the Sentinel set measured.
+type failoverRun struct {
+	wall        time.Duration
+	killAt      time.Duration // from the start; 0 without a kill
+	resumed     time.Duration // from the kill to the first request after the quiet spell
+	asynqErrors int
+	http429     int64      // 429s the mock served in the whole run
+	atKill      mock.Stats // the mock's counts at the kill
+}
+
+// syncThroughSentinel syncs failoverClients clients at time scale 60 with
+// two workers against a Sentinel-watched primary; with kill, the primary is
+// killed with SIGKILL when half the campaigns are saved. Every campaign
+// must end saved once, every run done, and the mock must have refused
+// nothing.
+func syncThroughSentinel(t *testing.T, kill bool) failoverRun {
+	s := startSentinelSet(t)
+	// A margin of 250 ms rather than 25: two workers, five Redis processes
+	// and the mock share a machine loaded by other work, whose scheduling
+	// delays spread wider than 25 ms (a 429 then says nothing about the
+	// failover); the runs with and without a kill use the same.
+	d := deploy(t, deployOptions{clients: failoverClients, redisURL: s.url(),
+		env: map[string]string{"PLATFORM_RATE_MARGIN": "250ms"}})
+	d.secrets = append(d.secrets, sentinelPassword)
+	w1, w2 := d.startWorker(), d.startWorker()
+	arr := d.watchArrivals()
+	start := time.Now()
+	enq := d.enqueuer("sync", "--wait")
+	ids := d.runIDs(enq)
+	total := len(ids) * campaigns
+	var r failoverRun
+	var killed time.Time
+	if kill {
+		d.waitSaved(ids, total/2, 2*time.Minute)
+		before := s.currentPrimary()
+		r.atKill = d.mockStats()
+		require.NoError(t, s.primary.proc.cmd.Process.Kill()) // SIGKILL: whatever was not replicated yet is gone
+		killed = time.Now()
+		r.killAt = killed.Sub(start)
+		t.Logf("SIGKILL of the primary %s after %s with %d/%d saved", before, r.killAt.Round(time.Millisecond), d.saved(ids), total)
+		testenv.WaitFor(t, 30*time.Second, "the sentinels to promote the replica", func() bool {
+			return s.currentPrimary() == s.replica.addr()
+		})
+		t.Logf("replica %s promoted %s after the kill", s.replica.addr(), time.Since(killed).Round(time.Millisecond))
+	}
+	progress := make(chan struct{})
+	if kill {
+		go func() { // how saving went on after the kill, for the log
+			defer close(progress)
+			last, still, told := -1, 0, false
+			for i := 0; !enq.exited() && i < 300; i++ {
+				n := d.saved(ids)
+				if i%2 == 0 {
+					t.Logf("%s after the kill: %d/%d saved", time.Since(killed).Round(100*time.Millisecond), n, total)
+				}
+				if still++; n != last {
+					last, still = n, 0
+				}
+				if still == 10 && n < total && !told {
+					told = true
+					logQueues(t, s.url())
+				}
+				time.Sleep(500 * time.Millisecond)
+			}
+		}()
+	} else {
+		close(progress)
+	}
+	code := enq.wait(t, 5*time.Minute)
+	r.wall = time.Since(start)
+	<-progress
+	t.Cleanup(func() { log429s(t, r.atKill, d.mockStats()) })
+	if kill {
+		logFailover(t, w1, w2)
+	}
+	require.Equal(t, 0, code, "enqueuer sync --wait:\n%s\n%s", tail(enq.stdout(), 30), tail(enq.stderr(), 30))
+	arr.close()
+	if kill {
+		var ok bool
+		r.resumed, ok = arr.resumedAfter(killed, 300*time.Millisecond)
+		require.True(t, ok, "the platform should hear nothing while no primary is there")
+	}
+	runs := d.waitRuns(ids, time.Minute)
+	d.verify(runs)
+	stats := d.mockStats()
+	for _, c := range stats.Clients {
+		r.http429 += c.RateLimited
+	}
+	if kill {
+		// What the failover is answerable for: not one 429 after the kill.
+		// A 429 before it (or in the run without a kill) comes from the
+		// machine's load, a worker stalled longer than the margin between
+		// its slot and its request; both are logged by log429s.
+		for _, id := range d.clientIDs {
+			require.Equal(t, r.atKill.Clients[id].RateLimited, stats.Clients[id].RateLimited, "client %s got 429s after the kill", id)
+		}
+	}
+	for _, w := range []*worker{w1, w2} {
+		require.False(t, w.exited(), "%s stays up", w.name)
+		for _, line := range strings.Split(w.stderr(), "\n") {
+			if strings.Contains(line, `"component":"asynq"`) && strings.Contains(line, `"level":"ERROR"`) {
+				r.asynqErrors++
+			}
+		}
+	}
+	d.requireNoSecrets(w1)
+	if kill {
+		requireFailoverLogged(t, w1, w2)
+	}
+	w1.stop(t)
+	w2.stop(t)
+	return r
+}
+
+// log429s logs each client's 429s before and after the kill, and the
+// tightest span of L+1 arrivals the mock saw, when there were any.
+func log429s(t *testing.T, atKill, end mock.Stats) {
+	for id, c := range end.Clients {
+		if c.RateLimited > 0 {
+			var before int64
+			if atKill.Clients != nil {
+				before = atKill.Clients[id].RateLimited
+			}
+			t.Logf("client %s: %d 429s before the kill, %d after; tightest span %v", id, before, c.RateLimited-before, c.TightestSpan)
+		}
+	}
+}
+
+// requireFailoverLogged requires the workers' own account of the
+// failover: the primary lost, Redis back, the primary changed, work
+// resumed.
+func requireFailoverLogged(t *testing.T, ws ...*worker) {
+	t.Helper()
+	for _, msg := range []string{"Redis primary lost: waiting for it or for a promoted replica", "Redis reachable again",
+		"Redis primary changed: work queued just before the failover may be lost; resuming running runs from the ledger",
+		"work resumed after the Redis failover"} {
+		n := 0
+		for _, w := range ws {
+			n += countLines(w.proc, "", msg)
+		}
+		require.Positive(t, n, "no worker logged %q", msg)
+	}
+}
+
+// logFailover logs the workers' failover lines and a summary of asynq's
+// error lines.
+func logFailover(t *testing.T, ws ...*worker) {
+	t.Helper()
+	for _, w := range ws {
+		errs := map[string]int{}
+		for _, line := range strings.Split(w.stderr(), "\n") {
+			if strings.Contains(line, `"component":"failover"`) {
+				t.Logf("%s: %s", w.name, line)
+			}
+			if strings.Contains(line, `"level":"ERROR"`) || strings.Contains(line, `"level":"WARN"`) {
+				var rec struct{ Msg string }
+				if json.Unmarshal([]byte(line), &rec) == nil {
+					key := rec.Msg
+					if len(key) > 90 {
+						key = key[:90]
+					}
+					errs[key]++
+				}
+			}
+		}
+		for msg, n := range errs {
+			t.Logf("%s: %d× %s", w.name, n, msg)
+		}
+	}
+}
+
+// A 20-client sync at time scale 60 with two workers, against a primary
+// and a replica under three sentinels; the primary is killed with SIGKILL
+// halfway. The workers and the enqueuer follow the sentinels to the
+// promoted replica, the workers resume from the ledger whatever the
+// replication gap lost, every campaign ends saved once, and the rate
+// budgets, fenced for one window after the change, let no 429 through. The
+// same sync without the kill gives the time to compare against.
+func TestSentinelFailoverMidSync(t *testing.T) {
+	requireTool(t, "redis-sentinel")
+	var calm, failover failoverRun
+	t.Run("without a kill", func(t *testing.T) { calm = syncThroughSentinel(t, false) })
+	t.Run("primary killed", func(t *testing.T) { failover = syncThroughSentinel(t, true) })
+	if t.Failed() {
+		return
+	}
+	t.Logf("RESULT clients=%d wall_without_kill=%s wall_with_kill=%s extra=%s kill_at=%s first_request_after_kill=%s asynq_errors=%d http429_without_kill=%d http429_with_kill=%d (all before the kill)",
+		failoverClients, calm.wall.Round(time.Millisecond), failover.wall.Round(time.Millisecond),
+		(failover.wall - calm.wall).Round(time.Millisecond), failover.killAt.Round(time.Millisecond),
+		failover.resumed.Round(time.Millisecond), failover.asynqErrors, calm.http429, failover.http429)
+}
+
+// logQueues logs where asynq holds the tasks that are left, when saving
+// stalls.
+func logQueues(t *testing.T, redisURL string) {
+	conn, err := redisconn.Parse(redisURL)
+	if err != nil {
+		return
+	}
+	rdb := conn.NewClient()
+	defer rdb.Close()
+	insp := asynq.NewInspectorFromRedisClient(rdb)
+	for _, q := range []string{tasks.QueueSaves, tasks.QueuePages} {
+		info, err := insp.GetQueueInfo(q)
+		if err != nil {
+			t.Logf("queue %s: %v", q, err)
+			continue
+		}
+		t.Logf("saving stalled; queue %s: active=%d pending=%d scheduled=%d retry=%d archived=%d", q,
+			info.Active, info.Pending, info.Scheduled, info.Retry, info.Archived)
+		active, _ := insp.ListActiveTasks(q)
+		for _, ti := range active {
+			t.Logf("  active %s retried=%d last_err=%q", ti.ID, ti.Retried, ti.LastErr)
+		}
+	}
+	servers, _ := insp.Servers()
+	for _, s := range servers {
+		var held []string
+		for _, w := range s.ActiveWorkers {
+			held = append(held, w.TaskID)
+		}
+		t.Logf("  server %s holds %v", s.ID, held)
+	}
+}
