@@ -5,8 +5,12 @@
 // adsync's own rate limit out of the way, then syncs every client twice on a
 // fresh database and Redis database each time: once committing each campaign
 // on its own (WRITE_BATCH_SIZE=1, the path before group commit) and once with
-// group-committed writes (WRITE_BATCH_SIZE, default 500). It prints a table
-// and one RESULT line.
+// group-committed writes (WRITE_BATCH_SIZE, default 500). Between the two
+// it runs bench-queue's pass (benchkit.RunQueuePass) with as many tasks as
+// campaigns, the same worker processes and concurrency: asynq's own no-op
+// tasks per second on this machine at this moment, the ceiling the group
+// commit pass is reported against (queue_ratio). It prints a table, the CPU
+// each part spent per campaign, and one RESULT line.
 //
 // Wall time is the ledger's: from the first run's start to the last run's
 // end. CPU seconds are read from /proc for the workers, the mock, the
@@ -28,6 +32,13 @@ import (
 )
 
 func main() {
+	if child, err := benchkit.ServeNoopWorker(); child {
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench-throughput: no-op worker:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-throughput:", err)
 		os.Exit(1)
@@ -36,10 +47,9 @@ func main() {
 
 // settings are the bench's knobs, from the environment.
 type settings struct {
-	clients, campaigns, workers int
-	concurrency                 string
-	batchSize, batchWait        string
-	profile                     bool
+	clients, campaigns, workers, concurrency int
+	batchSize, batchWait                     string
+	profile                                  bool
 }
 
 func settingsFromEnv() settings {
@@ -47,7 +57,7 @@ func settingsFromEnv() settings {
 		clients:     benchkit.EnvInt("CLIENTS", 100),
 		campaigns:   benchkit.EnvInt("CAMPAIGNS", 1000),
 		workers:     benchkit.EnvInt("WORKERS", 2),
-		concurrency: benchkit.EnvString("WORKER_CONCURRENCY", "100"),
+		concurrency: benchkit.EnvInt("WORKER_CONCURRENCY", 100),
 		batchSize:   benchkit.EnvString("WRITE_BATCH_SIZE", "500"),
 		batchWait:   benchkit.EnvString("WRITE_BATCH_WAIT", "5ms"),
 		profile:     os.Getenv("PROFILE") == "1",
@@ -56,43 +66,96 @@ func settingsFromEnv() settings {
 
 func run(ctx context.Context) error {
 	s := settingsFromEnv()
-	fmt.Printf("bench-throughput: %d clients x %d campaigns, %d worker processes x %s concurrency, no platform limits\n",
+	fmt.Printf("bench-throughput: %d clients x %d campaigns, %d worker processes x %d concurrency, no platform limits\n",
 		s.clients, s.campaigns, s.workers, s.concurrency)
-	passes := []pass{
-		{name: "one commit per campaign", batchSize: "1", batchWait: "0s"},
-		{name: "group commit", batchSize: s.batchSize, batchWait: s.batchWait},
+	naive, err := runAndReport(ctx, s, pass{name: "one commit per campaign", batchSize: "1", batchWait: "0s"})
+	if err != nil {
+		return err
 	}
+	// asynq's ceiling is measured next to the group-commit pass, so that
+	// both see the machine as loaded as it is at that moment.
+	queue, err := benchkit.RunQueuePass(ctx, benchkit.QueueSettings{
+		Tasks: s.clients * s.campaigns, Workers: s.workers, Concurrency: s.concurrency})
+	if err != nil {
+		return fmt.Errorf("asynq's no-op pass: %w", err)
+	}
+	fmt.Printf("  asynq alone (no-op handlers): %d tasks taken and finished in %.2fs (%.0f/s)\n",
+		queue.Process.Tasks, queue.Process.Wall.Seconds(), queue.Process.PerSecond())
+	batched, err := runAndReport(ctx, s, pass{name: "group commit", batchSize: s.batchSize, batchWait: s.batchWait})
+	if err != nil {
+		return err
+	}
+	results := []result{naive, batched}
 	if s.profile {
-		passes = append(passes, pass{name: "group commit, profiled", batchSize: s.batchSize, batchWait: s.batchWait, profile: true})
-	}
-	results := make([]result, len(passes))
-	for i, p := range passes {
-		res, err := runPass(ctx, s, p)
+		profiled, err := runAndReport(ctx, s, pass{name: "group commit, profiled", batchSize: s.batchSize, batchWait: s.batchWait, profile: true})
 		if err != nil {
-			return fmt.Errorf("pass %q: %w", p.name, err)
+			return err
 		}
-		results[i] = res
-		fmt.Printf("  %s: %d saved in %.2fs (%.0f/s), logs in %s\n", p.name, res.saved, res.wall.Seconds(), res.perSecond(), res.dir)
-		if p.batchSize == "1" && res.commits < int64(res.saved) {
-			return fmt.Errorf("the pass with WRITE_BATCH_SIZE=1 committed %d transactions for %d campaigns: the worker "+
-				"does not hand WRITE_BATCH_SIZE to the store (store.OpenWith in internal/wiring)", res.commits, res.saved)
-		}
+		results = append(results, profiled)
 	}
 	printTable(results)
+	fmt.Println()
+	benchkit.PrintQueueTable(queue)
+	printCPUPerCampaign(results, queue.Process)
 	for _, r := range results {
 		if r.profileTop != "" {
 			fmt.Printf("\nProfile of the workers (perf record, pass %q):\n%s", r.name, r.profileTop)
 		}
 	}
-	naive, batched := results[0], results[1]
-	speedup := 0.0
+	if err := writeChart(chartPath, results, queue.Process); err != nil {
+		fmt.Fprintln(os.Stderr, "bench-throughput: chart not written:", err)
+	}
+	speedup, ratio := 0.0, 0.0
 	if naive.perSecond() > 0 {
 		speedup = batched.perSecond() / naive.perSecond()
 	}
-	fmt.Printf("RESULT bench=throughput campaigns=%d saved=%d wall_s=%.2f per_s=%.0f naive_per_s=%.0f speedup=%.2f workers=%d rss_mb_max=%.0f\n",
+	if queue.Process.PerSecond() > 0 {
+		ratio = batched.perSecond() / queue.Process.PerSecond()
+	}
+	fmt.Printf("RESULT bench=throughput campaigns=%d saved=%d wall_s=%.2f per_s=%.0f naive_per_s=%.0f speedup=%.2f "+
+		"queue_per_s=%.0f queue_ratio=%.2f cpu_us_workers=%.0f cpu_us_postgres=%.0f cpu_us_redis=%.0f workers=%d rss_mb_max=%.0f\n",
 		s.clients*s.campaigns, batched.saved, batched.wall.Seconds(), batched.perSecond(), naive.perSecond(), speedup,
-		s.workers, batched.rssMB)
+		queue.Process.PerSecond(), ratio, micros(batched.cpu.workers, batched.saved), micros(batched.cpu.postgres, batched.saved),
+		micros(batched.cpu.redis, batched.saved), s.workers, batched.rssMB)
 	return nil
+}
+
+// runAndReport runs one pass, prints its line, and checks that a pass
+// meant to commit each campaign alone did.
+func runAndReport(ctx context.Context, s settings, p pass) (result, error) {
+	res, err := runPass(ctx, s, p)
+	if err != nil {
+		return res, fmt.Errorf("pass %q: %w", p.name, err)
+	}
+	fmt.Printf("  %s: %d saved in %.2fs (%.0f/s), logs in %s\n", p.name, res.saved, res.wall.Seconds(), res.perSecond(), res.dir)
+	if p.batchSize == "1" && res.commits < int64(res.saved) {
+		return res, fmt.Errorf("the pass with WRITE_BATCH_SIZE=1 committed %d transactions for %d campaigns: the worker "+
+			"does not hand WRITE_BATCH_SIZE to the store (store.OpenWith in internal/wiring)", res.commits, res.saved)
+	}
+	return res, nil
+}
+
+// micros is d per item, in microseconds.
+func micros(d time.Duration, items int) float64 {
+	if items <= 0 {
+		return 0
+	}
+	return float64(d) / float64(time.Microsecond) / float64(items)
+}
+
+// printCPUPerCampaign prints the CPU each part spent per campaign saved,
+// and asynq's no-op pass per task beside it: the worker CPU above asynq's
+// own is adsync's.
+func printCPUPerCampaign(results []result, queue benchkit.QueuePhase) {
+	fmt.Println("\nCPU per campaign (µs; asynq alone: per no-op task):")
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "pass\tworkers\tpostgres\tredis\tmock\t")
+	for _, r := range results {
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.0f\t%.0f\t\n", r.name, micros(r.cpu.workers, r.saved),
+			micros(r.cpu.postgres, r.saved), micros(r.cpu.redis, r.saved), micros(r.cpu.mock, r.saved))
+	}
+	fmt.Fprintf(tw, "asynq alone\t%.0f\t-\t%.0f\t-\t\n", micros(queue.Workers, queue.Tasks), micros(queue.Redis, queue.Tasks))
+	_ = tw.Flush()
 }
 
 func printTable(results []result) {

@@ -126,7 +126,7 @@ func deploy(ctx context.Context, s settings, p pass) (*deployment, error) {
 	for k, v := range map[string]string{
 		"PLATFORM_URL": platformURL, "PLATFORM_RATE_LIMIT": "1000000", "PLATFORM_RATE_WINDOW": "1s",
 		"PAGE_SIZE": "100", "SYNC_CALL": "true", "HTTP_ADDR": "127.0.0.1:0",
-		"WORKER_CONCURRENCY": s.concurrency, "WRITE_BATCH_SIZE": p.batchSize, "WRITE_BATCH_WAIT": p.batchWait,
+		"WORKER_CONCURRENCY": strconv.Itoa(s.concurrency), "WRITE_BATCH_SIZE": p.batchSize, "WRITE_BATCH_WAIT": p.batchWait,
 	} {
 		d.env.Vars[k] = v
 	}
