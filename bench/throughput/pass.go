@@ -25,7 +25,7 @@ type pass struct {
 // runPass syncs every client once on a fresh database and Redis database
 // and measures it.
 func runPass(ctx context.Context, s settings, p pass) (result, error) {
-	res := result{name: p.name, batch: p.batchSize}
+	res := result{name: p.name, batch: p.batchSize, wait: p.batchWait}
 	d, err := deploy(ctx, s, p)
 	if d != nil {
 		defer d.close()
@@ -128,7 +128,9 @@ func deploy(ctx context.Context, s settings, p pass) (*deployment, error) {
 		"PAGE_SIZE": "100", "SYNC_CALL": "true", "HTTP_ADDR": "127.0.0.1:0",
 		"WORKER_CONCURRENCY": strconv.Itoa(s.concurrency), "WRITE_BATCH_SIZE": p.batchSize, "WRITE_BATCH_WAIT": p.batchWait,
 	} {
-		d.env.Vars[k] = v
+		if v != "" { // unset: the worker's default
+			d.env.Vars[k] = v
+		}
 	}
 	if err := store.Migrate(ctx, d.env.DatabaseURL); err != nil {
 		return d, err
