@@ -50,6 +50,21 @@ func (p QueuePhase) MachineCPUPerTask() time.Duration {
 	return time.Duration(p.Machine.Busy * float64(p.Wall) * float64(runtime.NumCPU()) / float64(p.Tasks))
 }
 
+// Plus is p and q taken as one phase: their tasks, wall and CPU times
+// added, the machine's shares weighted by wall time.
+func (p QueuePhase) Plus(q QueuePhase) QueuePhase {
+	wall := p.Wall + q.Wall
+	share := func(a, b float64) float64 {
+		if wall <= 0 {
+			return 0
+		}
+		return (a*float64(p.Wall) + b*float64(q.Wall)) / float64(wall)
+	}
+	return QueuePhase{Name: p.Name, Tasks: p.Tasks + q.Tasks, Wall: wall,
+		Machine: MachineShare{Busy: share(p.Machine.Busy, q.Machine.Busy), Steal: share(p.Machine.Steal, q.Machine.Steal)},
+		Bench:   p.Bench + q.Bench, Workers: p.Workers + q.Workers, Redis: p.Redis + q.Redis}
+}
+
 // QueueResult is the no-op pass: enqueueing the tasks, then taking and
 // finishing them.
 type QueueResult struct {
@@ -117,7 +132,7 @@ func measure(name string, n int, f func() error) (QueuePhase, error) {
 	if err != nil {
 		return QueuePhase{}, err
 	}
-	self, redisBefore := ProcessCPU(os.Getpid()), CPUOfProcessesNamed("redis-server")
+	self, redisBefore := ProcessCPU(os.Getpid()), RedisCPU(context.Background())
 	start := time.Now()
 	if err := f(); err != nil {
 		return QueuePhase{}, fmt.Errorf("%s: %w", name, err)
@@ -129,7 +144,7 @@ func measure(name string, n int, f func() error) (QueuePhase, error) {
 	}
 	p.Machine = after.Since(before)
 	p.Bench = ProcessCPU(os.Getpid()) - self
-	p.Redis = CPUOfProcessesNamed("redis-server") - redisBefore
+	p.Redis = RedisCPU(context.Background()) - redisBefore
 	return p, nil
 }
 
@@ -229,11 +244,15 @@ func serveNoop(db string) error {
 	return nil
 }
 
-// PrintQueueTable prints the no-op pass's phases as a table.
-func PrintQueueTable(r QueueResult) {
+// PrintQueueTable prints the phases of one or more no-op passes as a table.
+func PrintQueueTable(results ...QueueResult) {
+	var phases []QueuePhase
+	for _, r := range results {
+		phases = append(phases, r.Enqueue, r.Process)
+	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "phase\ttasks\twall_s\tper_s\tcpu_busy\tcpu_steal\tcpu_bench_s\tcpu_workers_s\tcpu_redis_s\tmachine_cpu_us_per_task\t")
-	for _, p := range []QueuePhase{r.Enqueue, r.Process} {
+	for _, p := range phases {
 		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.0f\t%.0f%%\t%.0f%%\t%.1f\t%.1f\t%.1f\t%.0f\t\n",
 			p.Name, p.Tasks, p.Wall.Seconds(), p.PerSecond(), 100*p.Machine.Busy, 100*p.Machine.Steal,
 			p.Bench.Seconds(), p.Workers.Seconds(), p.Redis.Seconds(), float64(p.MachineCPUPerTask())/float64(time.Microsecond))

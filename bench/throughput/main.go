@@ -6,12 +6,13 @@
 // fresh database and Redis database each time: once committing each campaign
 // on its own (WRITE_BATCH_SIZE=1, the path before group commit) and once with
 // group-committed writes (WRITE_BATCH_SIZE and WRITE_BATCH_WAIT as set, else
-// the workers' defaults). Between the two
-// it runs bench-queue's pass (benchkit.RunQueuePass) with as many tasks as
-// campaigns, the same worker processes and concurrency: asynq's own no-op
-// tasks per second on this machine at this moment, the ceiling the group
-// commit pass is reported against (queue_ratio). It prints a table, the CPU
-// each part spent per campaign, and one RESULT line.
+// the workers' defaults). Right before and right after the group-commit
+// pass it runs bench-queue's pass (benchkit.RunQueuePass) with as many tasks
+// as campaigns, the same worker processes and concurrency: asynq's own no-op
+// tasks per second on this machine at that moment, the two taken together,
+// are the ceiling the group-commit pass is reported against (queue_ratio).
+// It prints a table, the CPU each part spent per campaign, and one RESULT
+// line.
 //
 // Wall time is the ledger's: from the first run's start to the last run's
 // end. CPU seconds are read from /proc for the workers, the mock, the
@@ -87,19 +88,23 @@ func run(ctx context.Context) error {
 		}
 		results = append(results, naive)
 	}
-	// asynq's ceiling is measured next to the group-commit pass, so that
-	// both see the machine as loaded as it is at that moment.
-	queue, err := benchkit.RunQueuePass(ctx, benchkit.QueueSettings{
-		Tasks: s.clients * s.campaigns, Workers: s.workers, Concurrency: s.concurrency})
+	// asynq's ceiling is measured right before and right after the
+	// group-commit pass, and the two taken together, so that a burst of
+	// load from elsewhere on the machine during one of them moves the
+	// ratio less.
+	before, err := runQueuePass(ctx, s, "before")
 	if err != nil {
-		return fmt.Errorf("asynq's no-op pass: %w", err)
+		return err
 	}
-	fmt.Printf("  asynq alone (no-op handlers): %d tasks taken and finished in %.2fs (%.0f/s)\n",
-		queue.Process.Tasks, queue.Process.Wall.Seconds(), queue.Process.PerSecond())
 	batched, err := runAndReport(ctx, s, pass{name: "group commit", batchSize: s.batchSize, batchWait: s.batchWait})
 	if err != nil {
 		return err
 	}
+	after, err := runQueuePass(ctx, s, "after")
+	if err != nil {
+		return err
+	}
+	queue := before.Process.Plus(after.Process)
 	results = append(results, batched)
 	if s.profile {
 		profiled, err := runAndReport(ctx, s, pass{name: "group commit, profiled", batchSize: s.batchSize, batchWait: s.batchWait, profile: true})
@@ -110,29 +115,44 @@ func run(ctx context.Context) error {
 	}
 	printTable(results)
 	fmt.Println()
-	benchkit.PrintQueueTable(queue)
-	printCPUPerCampaign(results, queue.Process)
+	benchkit.PrintQueueTable(before, after)
+	printCPUPerCampaign(results, queue)
 	for _, r := range results {
 		if r.profileTop != "" {
 			fmt.Printf("\nProfile of the workers (perf record, pass %q):\n%s", r.name, r.profileTop)
 		}
 	}
-	if err := writeChart(chartPath, results, queue.Process); err != nil {
+	if err := writeChart(chartPath, results, queue); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-throughput: chart not written:", err)
 	}
 	speedup, ratio := 0.0, 0.0
 	if naive.perSecond() > 0 {
 		speedup = batched.perSecond() / naive.perSecond()
 	}
-	if queue.Process.PerSecond() > 0 {
-		ratio = batched.perSecond() / queue.Process.PerSecond()
+	if queue.PerSecond() > 0 {
+		ratio = batched.perSecond() / queue.PerSecond()
 	}
 	fmt.Printf("RESULT bench=throughput campaigns=%d saved=%d wall_s=%.2f per_s=%.0f naive_per_s=%.0f speedup=%.2f "+
 		"queue_per_s=%.0f queue_ratio=%.2f cpu_us_workers=%.0f cpu_us_postgres=%.0f cpu_us_redis=%.0f workers=%d rss_mb_max=%.0f\n",
 		s.clients*s.campaigns, batched.saved, batched.wall.Seconds(), batched.perSecond(), naive.perSecond(), speedup,
-		queue.Process.PerSecond(), ratio, micros(batched.cpu.workers, batched.saved), micros(batched.cpu.postgres, batched.saved),
+		queue.PerSecond(), ratio, micros(batched.cpu.workers, batched.saved), micros(batched.cpu.postgres, batched.saved),
 		micros(batched.cpu.redis, batched.saved), s.workers, batched.rssMB)
 	return nil
+}
+
+// runQueuePass runs asynq's no-op pass with as many tasks as the bench
+// saves campaigns, on as many worker processes of the same concurrency.
+func runQueuePass(ctx context.Context, s settings, when string) (benchkit.QueueResult, error) {
+	res, err := benchkit.RunQueuePass(ctx, benchkit.QueueSettings{
+		Tasks: s.clients * s.campaigns, Workers: s.workers, Concurrency: s.concurrency})
+	if err != nil {
+		return res, fmt.Errorf("asynq's no-op pass %s group commit: %w", when, err)
+	}
+	res.Enqueue.Name += ", " + when
+	res.Process.Name += ", " + when
+	fmt.Printf("  asynq alone (no-op handlers), %s group commit: %d tasks taken and finished in %.2fs (%.0f/s)\n",
+		when, res.Process.Tasks, res.Process.Wall.Seconds(), res.Process.PerSecond())
+	return res, nil
 }
 
 // runAndReport runs one pass, prints its line, and checks that a pass
@@ -171,6 +191,28 @@ func printCPUPerCampaign(results []result, queue benchkit.QueuePhase) {
 	}
 	fmt.Fprintf(tw, "asynq alone\t%.0f\t-\t%.0f\t-\t\n", micros(queue.Workers, queue.Tasks), micros(queue.Redis, queue.Tasks))
 	_ = tw.Flush()
+	fmt.Println("(redis: the shared Redis server's CPU over the pass, other users' included)")
+	for _, r := range results {
+		if r.profileTop == "" && r.batch != "1" && r.saved > 0 {
+			fmt.Printf("capacity at the platform's pace (%.2f saves/s per client), from pass %q: one worker core carries %.0f clients, "+
+				"one PostgreSQL core %.0f, one Redis core %.0f\n", savesPerClient, r.name, clientsPerCore(r.cpu.workers, r.saved),
+				clientsPerCore(r.cpu.postgres, r.saved), clientsPerCore(r.cpu.redis, r.saved))
+		}
+	}
+}
+
+// savesPerClient is the most saves per second one client needs at the
+// platform's pace: 10 counted requests per 60 s, every one a sync call.
+const savesPerClient = 10.0 / 60
+
+// clientsPerCore is how many clients syncing at the platform's pace one
+// core carries, at cpu spent on saved campaigns.
+func clientsPerCore(cpu time.Duration, saved int) float64 {
+	perSave := micros(cpu, saved)
+	if perSave <= 0 {
+		return 0
+	}
+	return 1e6 / perSave / savesPerClient
 }
 
 func printTable(results []result) {
