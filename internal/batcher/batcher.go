@@ -77,7 +77,7 @@ type request[T any] struct {
 	ctx  context.Context
 	item T
 	done chan error // buffered, so the writer never waits for a caller that left
-	at   time.Time  // when it was taken: a batch lingers from its first item's
+	at   time.Time  // when it was taken: a batch lingers MaxWait from its first item's
 }
 
 // New starts a Batcher that writes with write. Close it to flush what is
