@@ -21,9 +21,9 @@ import (
 	"github.com/adsync/adsync/internal/testenv"
 )
 
-// noopWorkerEnv names the Redis database a no-op worker process serves;
+// noopServerEnv names the Redis database a no-op worker process serves;
 // its presence makes a bench program a no-op worker instead of the bench.
-const noopWorkerEnv = "ADSYNC_BENCH_NOOP_WORKER_REDIS_DB"
+const noopServerEnv = "ADSYNC_BENCH_NOOP_WORKER_REDIS_DB"
 
 // QueueSettings size asynq's no-op pass: the same numbers as the adsync
 // pass it is the ceiling of.
@@ -76,7 +76,7 @@ type QueueResult struct {
 // SIGTERM and reports true. Call it first in main; false means this is the
 // bench itself.
 func ServeNoopWorker() (bool, error) {
-	db := os.Getenv(noopWorkerEnv)
+	db := os.Getenv(noopServerEnv)
 	if db == "" {
 		return false, nil
 	}
@@ -173,7 +173,7 @@ func enqueueSaves(ctx context.Context, rdb *redis.Client, n int) error {
 }
 
 // startNoopWorkers starts the no-op worker processes: this program again,
-// with noopWorkerEnv set.
+// with noopServerEnv set.
 func startNoopWorkers(workers, redisDB, concurrency int) ([]*exec.Cmd, error) {
 	self, err := os.Executable()
 	if err != nil {
@@ -182,7 +182,7 @@ func startNoopWorkers(workers, redisDB, concurrency int) ([]*exec.Cmd, error) {
 	var out []*exec.Cmd
 	for range workers {
 		cmd := exec.Command(self) // #nosec G204 -- this very program, re-run as a worker
-		cmd.Env = append(os.Environ(), noopWorkerEnv+"="+strconv.Itoa(redisDB), "WORKER_CONCURRENCY="+strconv.Itoa(concurrency))
+		cmd.Env = append(os.Environ(), noopServerEnv+"="+strconv.Itoa(redisDB), "WORKER_CONCURRENCY="+strconv.Itoa(concurrency))
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Start(); err != nil {
 			stopAll(out)
@@ -225,7 +225,7 @@ func waitDrained(ctx context.Context, rdb *redis.Client, n int) error {
 func serveNoop(db string) error {
 	redisDB, err := strconv.Atoi(db)
 	if err != nil {
-		return fmt.Errorf("%s: %w", noopWorkerEnv, err)
+		return fmt.Errorf("%s: %w", noopServerEnv, err)
 	}
 	srv := asynq.NewServer(asynq.RedisClientOpt{Addr: testenv.RedisAddr(), DB: redisDB}, asynq.Config{
 		Concurrency:       EnvInt("WORKER_CONCURRENCY", 100),
