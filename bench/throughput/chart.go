@@ -91,7 +91,7 @@ func writeChart(path string, results []result, queue benchkit.QueuePhase) error 
 	const width, height = 11 * vg.Inch, 4.5 * vg.Inch
 	canvas := vgsvg.New(width, height)
 	dc := draw.New(canvas)
-	tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Millimeter * 4}
+	tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Millimeter * 4, PadTop: vg.Millimeter * 3, PadBottom: vg.Millimeter * 2, PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 2}
 	cells := plot.Align([][]*plot.Plot{{left, right}}, tiles, dc)
 	left.Draw(cells[0][0])
 	right.Draw(cells[0][1])
