@@ -51,7 +51,8 @@ func runPass(ctx context.Context, s settings, p pass) (result, error) {
 	if err := enq.Wait(); err != nil {
 		return res, fmt.Errorf("enqueuer sync: %w (log in %s)", err, d.env.Dir)
 	}
-	runs, err := benchkit.WaitRuns(ctx, d.st, 10*time.Minute)
+	// A loaded machine has taken the one-commit pass close to ten minutes.
+	runs, err := benchkit.WaitRuns(ctx, d.st, 30*time.Minute)
 	if err != nil {
 		return res, err
 	}
