@@ -1,12 +1,17 @@
 package benchkit
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/adsync/adsync/internal/testenv"
 )
 
 // clockTick is the unit of /proc's CPU times (USER_HZ, 100 on Linux).
@@ -53,4 +58,25 @@ func CPUOfProcessesNamed(name string) time.Duration {
 		sum += ProcessCPU(pid)
 	}
 	return sum
+}
+
+// RedisCPU is the user and system time so far of the Redis server the
+// benches use, found by the process id it reports (INFO server): other
+// redis-server processes on the machine, such as the chaos tests' own,
+// come and go and are not counted. 0 when the server cannot be asked.
+func RedisCPU(ctx context.Context) time.Duration {
+	rdb := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr()})
+	defer func() { _ = rdb.Close() }()
+	info, err := rdb.Info(ctx, "server").Result()
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
+			if pid, err := strconv.Atoi(v); err == nil {
+				return ProcessCPU(pid)
+			}
+		}
+	}
+	return 0
 }

@@ -33,7 +33,7 @@ func sampleCPU(ctx context.Context, db *pgx.Conn, workers []*benchkit.Process, m
 		s.workers += benchkit.ProcessCPU(w.PID())
 	}
 	s.mock = benchkit.ProcessCPU(mock.PID())
-	s.redis = benchkit.CPUOfProcessesNamed("redis-server")
+	s.redis = benchkit.RedisCPU(ctx)
 	rows, err := db.Query(ctx, `SELECT pid FROM pg_stat_activity
 		WHERE datname = current_database() AND pid <> pg_backend_pid()`)
 	if err != nil {

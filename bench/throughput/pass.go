@@ -25,7 +25,7 @@ type pass struct {
 // runPass syncs every client once on a fresh database and Redis database
 // and measures it.
 func runPass(ctx context.Context, s settings, p pass) (result, error) {
-	res := result{name: p.name, batch: p.batchSize}
+	res := result{name: p.name, batch: p.batchSize, wait: p.batchWait}
 	d, err := deploy(ctx, s, p)
 	if d != nil {
 		defer d.close()
@@ -51,7 +51,8 @@ func runPass(ctx context.Context, s settings, p pass) (result, error) {
 	if err := enq.Wait(); err != nil {
 		return res, fmt.Errorf("enqueuer sync: %w (log in %s)", err, d.env.Dir)
 	}
-	runs, err := benchkit.WaitRuns(ctx, d.st, 10*time.Minute)
+	// A loaded machine has taken the one-commit pass close to ten minutes.
+	runs, err := benchkit.WaitRuns(ctx, d.st, 30*time.Minute)
 	if err != nil {
 		return res, err
 	}
@@ -126,9 +127,11 @@ func deploy(ctx context.Context, s settings, p pass) (*deployment, error) {
 	for k, v := range map[string]string{
 		"PLATFORM_URL": platformURL, "PLATFORM_RATE_LIMIT": "1000000", "PLATFORM_RATE_WINDOW": "1s",
 		"PAGE_SIZE": "100", "SYNC_CALL": "true", "HTTP_ADDR": "127.0.0.1:0",
-		"WORKER_CONCURRENCY": s.concurrency, "WRITE_BATCH_SIZE": p.batchSize, "WRITE_BATCH_WAIT": p.batchWait,
+		"WORKER_CONCURRENCY": strconv.Itoa(s.concurrency), "WRITE_BATCH_SIZE": p.batchSize, "WRITE_BATCH_WAIT": p.batchWait,
 	} {
-		d.env.Vars[k] = v
+		if v != "" { // unset: the worker's default
+			d.env.Vars[k] = v
+		}
 	}
 	if err := store.Migrate(ctx, d.env.DatabaseURL); err != nil {
 		return d, err

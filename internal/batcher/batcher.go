@@ -48,16 +48,28 @@ type Options struct {
 
 // Batcher groups the items of concurrent Do calls into batches, written one
 // batch at a time by a single writer while the next batch fills up.
+//
+// Callers add their items to a list under a mutex and the writer takes
+// them from it, so an item costs its caller no hand-off to another
+// goroutine: only the writer is woken, once per batch, and then each caller
+// once, with its outcome.
 type Batcher[T any] struct {
 	write WriteFunc[T]
 	opts  Options
 
-	mu     sync.RWMutex // held for reading while enqueueing, for writing by Close
-	closed bool
-	reqs   chan *request[T]
+	// room holds a place for each item taken and not yet written: callers
+	// wait for a place when 2*MaxBatch items are in, which bounds memory.
+	room    chan struct{}
+	closing chan struct{} // closed by Close: callers waiting for room give up
 
-	batches chan []*request[T]
-	stopped sync.WaitGroup
+	mu      sync.Mutex
+	closed  bool
+	pending []*request[T]
+	// wake tells the writer that pending has changed in a way it waits
+	// for: it went from empty to not, it holds a full batch, or Close.
+	wake chan struct{}
+
+	stopped chan struct{} // closed when the writer has answered every item
 }
 
 // request is one caller's item and where its outcome goes.
@@ -65,6 +77,7 @@ type request[T any] struct {
 	ctx  context.Context
 	item T
 	done chan error // buffered, so the writer never waits for a caller that left
+	at   time.Time  // when it was taken: a batch lingers MaxWait from its first item's
 }
 
 // New starts a Batcher that writes with write. Close it to flush what is
@@ -77,11 +90,11 @@ func New[T any](write WriteFunc[T], o Options) *Batcher[T] {
 	b := &Batcher[T]{
 		write:   write,
 		opts:    o,
-		reqs:    make(chan *request[T], o.MaxBatch),
-		batches: make(chan []*request[T]),
+		room:    make(chan struct{}, 2*o.MaxBatch),
+		closing: make(chan struct{}),
+		wake:    make(chan struct{}, 1),
+		stopped: make(chan struct{}),
 	}
-	b.stopped.Add(2)
-	go b.collect()
 	go b.flush()
 	return b
 }
@@ -105,17 +118,36 @@ func (b *Batcher[T]) Do(ctx context.Context, item T) error {
 	}
 }
 
+// enqueue takes r for the next batch, once there is room for it.
 func (b *Batcher[T]) enqueue(r *request[T]) error {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	if b.closed {
-		return ErrClosed
-	}
 	select {
-	case b.reqs <- r:
-		return nil
+	case b.room <- struct{}{}:
+	case <-b.closing:
+		return ErrClosed
 	case <-r.ctx.Done():
 		return r.ctx.Err()
+	}
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		<-b.room
+		return ErrClosed
+	}
+	r.at = time.Now()
+	b.pending = append(b.pending, r)
+	n := len(b.pending)
+	b.mu.Unlock()
+	if n == 1 || n == b.opts.MaxBatch {
+		b.signal()
+	}
+	return nil
+}
+
+// signal wakes the writer if it waits; a wake already pending will do.
+func (b *Batcher[T]) signal() {
+	select {
+	case b.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -126,63 +158,63 @@ func (b *Batcher[T]) Close() {
 	b.mu.Lock()
 	if !b.closed {
 		b.closed = true
-		close(b.reqs)
+		close(b.closing)
 	}
 	b.mu.Unlock()
-	b.stopped.Wait()
+	b.signal()
+	<-b.stopped
 }
 
-// collect builds batches: a batch starts with the first item to arrive and
-// is handed to the writer once it is full, or MaxWait after it started and
-// the writer is free. While the writer is busy the batch keeps filling, so
-// batches grow with the load and no item waits longer than it must.
-func (b *Batcher[T]) collect() {
-	defer b.stopped.Done()
-	defer close(b.batches)
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	in := b.reqs
-	for in != nil {
-		first, ok := <-in
-		if !ok {
-			return
+// next waits for the next batch and takes it: once MaxBatch items are in,
+// or MaxWait after its first item was taken (at once when MaxWait is zero
+// or the Batcher is closing). While the writer is busy the next batch keeps
+// filling, so batches grow with the load and no item waits longer than it
+// must. It returns nil once the Batcher is closed and nothing is left.
+func (b *Batcher[T]) next(timer *time.Timer) []*request[T] {
+	for {
+		b.mu.Lock()
+		n, closed := len(b.pending), b.closed
+		var linger time.Duration
+		if n > 0 && n < b.opts.MaxBatch && !closed && b.opts.MaxWait > 0 {
+			linger = time.Until(b.pending[0].at.Add(b.opts.MaxWait))
 		}
-		batch := []*request[T]{first}
-		var linger <-chan time.Time
-		if b.opts.MaxWait > 0 {
-			timer.Reset(b.opts.MaxWait)
-			linger = timer.C
+		if n > 0 && linger <= 0 {
+			take := min(n, b.opts.MaxBatch)
+			batch := make([]*request[T], take)
+			copy(batch, b.pending)
+			rest := copy(b.pending, b.pending[take:])
+			clear(b.pending[rest:])
+			b.pending = b.pending[:rest]
+			b.mu.Unlock()
+			return batch
 		}
-		for batch != nil {
-			var recv <-chan *request[T]
-			if len(batch) < b.opts.MaxBatch {
-				recv = in
-			}
-			var send chan<- []*request[T]
-			if linger == nil || len(batch) >= b.opts.MaxBatch {
-				send = b.batches
-			}
+		b.mu.Unlock()
+		switch {
+		case n == 0 && closed:
+			return nil
+		case n == 0:
+			<-b.wake
+		default:
+			timer.Reset(linger)
 			select {
-			case r, ok := <-recv:
-				if !ok { // closing: write what we have, then stop
-					in, linger = nil, nil
-					continue
-				}
-				batch = append(batch, r)
-			case <-linger:
-				linger = nil
-			case send <- batch:
-				batch = nil
+			case <-b.wake:
+				timer.Stop()
+			case <-timer.C:
 			}
 		}
-		timer.Stop()
 	}
 }
 
 // flush writes the batches one after the other.
 func (b *Batcher[T]) flush() {
-	defer b.stopped.Done()
-	for batch := range b.batches {
+	defer close(b.stopped)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		batch := b.next(timer)
+		if batch == nil {
+			return
+		}
 		live := batch[:0]
 		for _, r := range batch {
 			if err := r.ctx.Err(); err != nil {
@@ -192,6 +224,9 @@ func (b *Batcher[T]) flush() {
 			live = append(live, r)
 		}
 		b.writeSplitting(live)
+		for range batch {
+			<-b.room
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -73,11 +74,21 @@ func (q *Queue) EnqueueSaves(ctx context.Context, runID int64, clientID string, 
 // enqueueAll enqueues jobs with up to enqueueParallelism in flight, and
 // returns the first error. Jobs enqueued before an error stay queued: the
 // caller's retry enqueues the rest, and task ids make the repeats no-ops.
+// A few goroutines take the jobs in turn rather than one goroutine per job:
+// each enqueue runs deep in asynq and go-redis, and a fresh goroutine would
+// grow (copy) its stack for every task of the page.
 func (q *Queue) enqueueAll(ctx context.Context, jobs []job) error {
 	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(enqueueParallelism)
-	for _, j := range jobs {
-		g.Go(func() error { return q.enqueue(ctx, j) })
+	var next atomic.Int64
+	for range min(enqueueParallelism, len(jobs)) {
+		g.Go(func() error {
+			for i := next.Add(1) - 1; i < int64(len(jobs)); i = next.Add(1) - 1 {
+				if err := q.enqueue(ctx, jobs[i]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	}
 	return g.Wait()
 }
