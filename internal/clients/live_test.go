@@ -110,14 +110,14 @@ func TestABrokenFileKeepsTheLastGoodList(t *testing.T) {
 	writeFile(t, b.path, entry("acme", secretWord), `{"id":"beta","email":"b@example.test"}`)
 	for range 3 {
 		_, err := b.live.Reload(t.Context())
-		require.ErrorContains(t, err, "client #2 (beta): password (or password_env) is missing")
+		require.ErrorContains(t, err, "client #2 (beta): password (or password_env or password_file) is missing")
 	}
 	require.Equal(t, []string{"acme"}, b.live.List().IDs(), "the last good list stays")
 	require.Equal(t, 0.0, testutil.ToFloat64(b.live.valid))
 	require.Equal(t, 3.0, testutil.ToFloat64(b.live.reloads.WithLabelValues("refused")))
 	problem := b.live.Problem()
 	require.ErrorContains(t, problem, "keeping the last good list of 1 clients")
-	require.ErrorContains(t, problem, "password (or password_env) is missing")
+	require.ErrorContains(t, problem, "password (or password_env or password_file) is missing")
 	require.Equal(t, problem, b.live.Check().Probe(t.Context()), "the readiness line")
 	require.True(t, b.live.Check().Advisory, "the worker stays ready on its last good list")
 	errLines := strings.Count(b.logs.String(), `"level":"ERROR"`)

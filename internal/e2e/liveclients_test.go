@@ -201,7 +201,7 @@ func TestBrokenClientsFileKeepsTheOldList(t *testing.T) {
 	})
 	code, body := opstest.Call(t, http.MethodGet, base+"/readyz", "", "")
 	require.Equal(t, http.StatusOK, code, "still ready: it works on the last good list: %s", body)
-	require.Contains(t, body, `"clients":"clients configuration refused, keeping the last good list of 2 clients: CLIENTS_FILE: client #2 (beta): password (or password_env) is missing"`)
+	require.Contains(t, body, `"clients":"clients configuration refused, keeping the last good list of 2 clients: CLIENTS_FILE: client #2 (beta): password (or password_env or password_file) is missing"`)
 	f := opstest.Scrape(t, base+"/metrics")
 	require.Equal(t, 0.0, f.Sum(t, "adsync_clients_config_valid", nil))
 	require.Equal(t, 2.0, f.Sum(t, "adsync_clients_configured", nil))
