@@ -8,17 +8,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// awaited are files that other branches add and that the docs already link
-// to. Until such a file exists, a link to it is reported in the test's log
-// instead of failing; once it exists its links and anchors are checked like
-// any other. Empty this list once they are all merged.
-var awaited = map[string]bool{
-	"docs/listing.md":             true,
-	"docs/redis.md":               true,
-	"deploy/kubernetes/README.md": true,
-	"docs/img/throughput.svg":     true,
-}
-
 // Every relative link of README.md and docs/ leads to a file, a folder or a
 // heading that exists.
 func TestProjectDocsLinksResolve(t *testing.T) {
@@ -30,22 +19,9 @@ func TestProjectDocsLinksResolve(t *testing.T) {
 	require.NoError(t, err)
 	var broken []string
 	for _, p := range problems {
-		if missing, ok := missingFile(p); ok && awaited[missing] {
-			t.Logf("awaiting %s from another branch: %s", missing, p)
-			continue
-		}
 		broken = append(broken, p.String())
 	}
 	require.Empty(t, broken, "links in README.md and docs/ that lead nowhere")
-}
-
-// missingFile returns the file a "no such file" problem names.
-func missingFile(p Problem) (string, bool) {
-	const prefix = "no such file or folder: "
-	if len(p.Reason) > len(prefix) && p.Reason[:len(prefix)] == prefix {
-		return p.Reason[len(prefix):], true
-	}
-	return "", false
 }
 
 func TestCheckReportsEachKindOfBrokenLink(t *testing.T) {
