@@ -5,8 +5,6 @@ package chaos
 import (
 	"context"
 	"fmt"
-	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 
 	"github.com/adsync/adsync/internal/ratelimit"
 	"github.com/adsync/adsync/internal/redisconn"
+	"github.com/adsync/adsync/internal/testenv"
 )
 
 // clusterClients is the size of the cluster sync.
@@ -86,43 +85,15 @@ func TestClusterRateLimitWindow(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), run)
 	defer cancel()
-	var (
-		mu    sync.Mutex
-		sends = map[string][]time.Time{}
-		errs  []error
-		wg    sync.WaitGroup
-	)
-	for _, l := range limiters {
-		for _, id := range clients {
-			for range 4 {
-				wg.Go(func() {
-					for {
-						err := l.Wait(ctx, id)
-						sent := time.Now()
-						mu.Lock()
-						if err == nil {
-							sends[id] = append(sends[id], sent)
-						} else if ctx.Err() == nil {
-							errs = append(errs, err)
-						}
-						mu.Unlock()
-						if err != nil {
-							return
-						}
-					}
-				})
-			}
-		}
+	waiters := make([]testenv.Waiter, len(limiters))
+	for i, l := range limiters {
+		waiters[i] = l
 	}
-	wg.Wait()
-	require.Empty(t, errs)
+	sends := testenv.Hammer(t, ctx, waiters, clients, 4)
 	var counts []string
 	for _, id := range clients {
 		s := sends[id]
-		slices.SortFunc(s, func(a, b time.Time) int { return a.Compare(b) })
-		for i := limit; i < len(s); i++ {
-			require.GreaterOrEqualf(t, s[i].Sub(s[i-limit]), window, "client %s: %d sends within one window", id, limit+1)
-		}
+		testenv.RequireSlidingWindow(t, id, s, limit, window)
 		require.Greater(t, len(s), limit, "client %s stalled after the first window", id)
 		counts = append(counts, fmt.Sprintf("%s=%d", id, len(s)))
 	}

@@ -2,8 +2,6 @@ package ratelimit
 
 import (
 	"context"
-	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,41 +29,8 @@ func TestWaitKeepsSlidingWindowAcrossProcesses(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), run)
 	defer cancel()
-	var (
-		mu    sync.Mutex
-		sends []time.Time
-		errs  []error
-		wg    sync.WaitGroup
-	)
-	for _, l := range limiters {
-		for range workers {
-			wg.Go(func() {
-				for {
-					err := l.Wait(ctx, "client-1")
-					sent := time.Now()
-					mu.Lock()
-					if err == nil {
-						sends = append(sends, sent)
-					} else if ctx.Err() == nil {
-						errs = append(errs, err)
-					}
-					mu.Unlock()
-					if err != nil {
-						return
-					}
-				}
-			})
-		}
-	}
-	wg.Wait()
-	require.Empty(t, errs)
-
-	slices.SortFunc(sends, func(a, b time.Time) int { return a.Compare(b) })
-	for i := limit; i < len(sends); i++ {
-		gap := sends[i].Sub(sends[i-limit])
-		require.GreaterOrEqualf(t, gap, window,
-			"sends %d and %d are %s apart: %d sends in less than one window", i-limit, i, gap, limit+1)
-	}
+	sends := testenv.Hammer(t, ctx, []testenv.Waiter{limiters[0], limiters[1]}, []string{"client-1"}, workers)["client-1"]
+	testenv.RequireSlidingWindow(t, "client-1", sends, limit, window)
 	// Batches of 5 go at 0, 300, 600, 900 and 1200 ms: 25 sends at best.
 	// How close to that it gets is bench-ratelimit's business; a starved
 	// machine gives up late slots, so here it must only keep going past the
