@@ -116,7 +116,7 @@ func TestResumeAfterRedisLostItsData(t *testing.T) {
 	ids := []string{"acme", "beta", "gamma"}
 	b := setup(t, mockConfig(), ids, nil)
 	stop := b.startWorker(t)
-	started, err := b.planner(t).Start(context.Background(), ids)
+	started, err := b.starter(t).Start(context.Background(), ids)
 	require.NoError(t, err)
 	testenv.WaitFor(t, time.Minute, "some progress", func() bool {
 		runs, err := b.store.Runs(context.Background(), []int64{started[0].RunID})
@@ -200,7 +200,7 @@ func TestResumeRecordsTasksArchivedBehindTheLedgersBack(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, asynq.NewInspectorFromRedisClient(b.rdb).ArchiveTask(tasks.QueueSaves, tasks.SaveID(run.ID, "campaign_1")))
 
-	resumed, err := b.planner(t).Resume(context.Background())
+	resumed, err := b.starter(t).Resume(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, 1, resumed[0].Archived)
 	got, err := b.store.Run(context.Background(), run.ID)
@@ -229,7 +229,7 @@ func TestResumedSavesArePaced(t *testing.T) {
 	_, err = b.store.RecordPage(context.Background(), store.FetchedPage{RunID: run.ID, Page: 1, Items: items})
 	require.NoError(t, err)
 
-	resumed, err := b.planner(t).Resume(context.Background())
+	resumed, err := b.starter(t).Resume(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, 10, resumed[0].Items)
 

@@ -18,7 +18,7 @@ import (
 	"github.com/adsync/adsync/internal/config"
 	"github.com/adsync/adsync/internal/logging"
 	"github.com/adsync/adsync/internal/mock"
-	"github.com/adsync/adsync/internal/planner"
+	"github.com/adsync/adsync/internal/runs"
 	"github.com/adsync/adsync/internal/store"
 	"github.com/adsync/adsync/internal/tasks"
 	"github.com/adsync/adsync/internal/testenv"
@@ -138,20 +138,20 @@ func (b *bundle) startWorker(t *testing.T) (stop func()) {
 	return stop
 }
 
-// planner returns a planner on the bundle's Redis and database.
-func (b *bundle) planner(t *testing.T) *planner.Planner {
+// starter returns a run starter on the bundle's Redis and database.
+func (b *bundle) starter(t *testing.T) *runs.Starter {
 	t.Helper()
 	aq := asynq.NewClientFromRedisClient(b.rdb)
 	q := tasks.NewQueue(aq, b.cfg.TaskMaxRetry, worker.TaskTimeout(b.cfg))
 	pacer, err := wiring.Pacer(b.rdb, b.cfg)
 	require.NoError(t, err)
-	return planner.New(b.store, q, b.rdb, b.cfg.PageSize, pacer, slog.New(slog.NewJSONHandler(b.logs, nil)))
+	return runs.NewStarter(b.store, q, b.rdb, b.cfg.PageSize, pacer, slog.New(slog.NewJSONHandler(b.logs, nil)))
 }
 
 // sync starts one run per client and waits until all have ended.
 func (b *bundle) sync(t *testing.T, clientIDs ...string) []store.Run {
 	t.Helper()
-	started, err := b.planner(t).Start(context.Background(), clientIDs)
+	started, err := b.starter(t).Start(context.Background(), clientIDs)
 	require.NoError(t, err)
 	ids := make([]int64, len(started))
 	for i, s := range started {

@@ -86,7 +86,7 @@ func TestClientAddedWhileTheWorkerRuns(t *testing.T) {
 
 	// The enqueuer of another machine already knows the newcomer: its run
 	// starts before this worker's file names it.
-	early, err := b.planner(t).Start(context.Background(), []string{"newcomer"})
+	early, err := b.starter(t).Start(context.Background(), []string{"newcomer"})
 	require.NoError(t, err)
 	testenv.WaitFor(t, 30*time.Second, "the newcomer's task to wait in the queue", func() bool {
 		return strings.Contains(b.logs.lines(`"client":"newcomer"`), "not configured on this worker")
@@ -119,7 +119,7 @@ func TestPasswordRotatedDuringARun(t *testing.T) {
 	t.Parallel()
 	b := setup(t, mockConfig(), []string{"acme"}, nil)
 	b.startWorker(t)
-	started, err := b.planner(t).Start(context.Background(), []string{"acme"})
+	started, err := b.starter(t).Start(context.Background(), []string{"acme"})
 	require.NoError(t, err)
 	run := started[0].RunID
 	b.waitSaved(t, run, 20)
@@ -149,7 +149,7 @@ func TestClientRemovedMidRun(t *testing.T) {
 	t.Parallel()
 	b := setup(t, mockConfig(), []string{"acme", "gone"}, nil)
 	b.startWorker(t)
-	started, err := b.planner(t).Start(context.Background(), []string{"acme", "gone"})
+	started, err := b.starter(t).Start(context.Background(), []string{"acme", "gone"})
 	require.NoError(t, err)
 	acmeRun, goneRun := started[0].RunID, started[1].RunID
 	b.waitSaved(t, goneRun, 10)
@@ -190,7 +190,7 @@ func TestBrokenClientsFileKeepsTheOldList(t *testing.T) {
 	b := setup(t, mockConfig(), []string{"acme", "beta"}, nil)
 	b.startWorker(t)
 	base := b.opsURL(t)
-	started, err := b.planner(t).Start(context.Background(), []string{"acme", "beta"})
+	started, err := b.starter(t).Start(context.Background(), []string{"acme", "beta"})
 	require.NoError(t, err)
 	b.waitSaved(t, started[0].RunID, 10)
 

@@ -109,7 +109,7 @@ func TestDeadLetterReplayedThroughAsynqmon(t *testing.T) {
 	require.NoError(t, insp.PauseQueue(tasks.QueueSaves))
 	b.startWorker(t)
 	base := b.opsURL(t)
-	started, err := b.planner(t).Start(context.Background(), []string{"acme"})
+	started, err := b.starter(t).Start(context.Background(), []string{"acme"})
 	require.NoError(t, err)
 	runID := started[0].RunID
 	testenv.WaitFor(t, time.Minute, "both pages fetched", func() bool {

@@ -81,11 +81,11 @@ func TestEmptyBudgetDoesNotDelayOtherClients(t *testing.T) {
 	mc.ClientCampaigns = map[string]int{"big": 120, "small": 10}
 	b := setup(t, mc, []string{"big", "small"}, map[string]string{"WORKER_CONCURRENCY": "4"})
 	b.startWorker(t)
-	bigRun, err := b.planner(t).Start(context.Background(), []string{"big"})
+	bigRun, err := b.starter(t).Start(context.Background(), []string{"big"})
 	require.NoError(t, err)
 	// Let the big client's budget run dry before the small one starts.
 	waitSaved(t, b, bigRun[0].RunID, 15)
-	smallRun, err := b.planner(t).Start(context.Background(), []string{"small"})
+	smallRun, err := b.starter(t).Start(context.Background(), []string{"small"})
 	require.NoError(t, err)
 	runs := b.waitRuns(t, []int64{bigRun[0].RunID, smallRun[0].RunID}, 3*time.Minute)
 	big, small := runs[0], runs[1]
@@ -147,7 +147,7 @@ func pacedSync(t *testing.T, clientID string, n int) (*bundle, int64) {
 	mc.ClientCampaigns = map[string]int{clientID: n}
 	b := setup(t, mc, []string{clientID}, pacedEnv)
 	b.startWorker(t)
-	started, err := b.planner(t).Start(context.Background(), []string{clientID})
+	started, err := b.starter(t).Start(context.Background(), []string{clientID})
 	require.NoError(t, err)
 	return b, started[0].RunID
 }

@@ -33,7 +33,7 @@ func runAllArchived(t *testing.T, base, queue string) string {
 // startRun starts one run of the client and returns its id.
 func startRun(t *testing.T, b *bundle, clientID string) int64 {
 	t.Helper()
-	started, err := b.planner(t).Start(context.Background(), []string{clientID})
+	started, err := b.starter(t).Start(context.Background(), []string{clientID})
 	require.NoError(t, err)
 	return started[0].RunID
 }

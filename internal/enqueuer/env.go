@@ -9,7 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/adsync/adsync/internal/config"
-	"github.com/adsync/adsync/internal/planner"
+	"github.com/adsync/adsync/internal/runs"
 	"github.com/adsync/adsync/internal/store"
 	"github.com/adsync/adsync/internal/tasks"
 	"github.com/adsync/adsync/internal/wiring"
@@ -39,7 +39,9 @@ func (e *env) store(ctx context.Context) (*store.Store, error) {
 	return e.st, nil
 }
 
-func (e *env) planner(ctx context.Context) (*planner.Planner, error) {
+// starter opens the store and Redis if not yet open and returns a run
+// starter on them.
+func (e *env) starter(ctx context.Context) (*runs.Starter, error) {
 	st, err := e.store(ctx)
 	if err != nil {
 		return nil, err
@@ -56,7 +58,7 @@ func (e *env) planner(ctx context.Context) (*planner.Planner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return planner.New(st, q, e.rdb, e.cfg.PageSize, pacer, e.log), nil
+	return runs.NewStarter(st, q, e.rdb, e.cfg.PageSize, pacer, e.log), nil
 }
 
 func (e *env) close() {

@@ -10,11 +10,11 @@ func resumeCmd(ctx context.Context, e *env, args []string) (int, error) {
 	if err := parseFlags(fs, args); err != nil {
 		return 0, err
 	}
-	pl, err := e.planner(ctx)
+	starter, err := e.starter(ctx)
 	if err != nil {
 		return 0, err
 	}
-	resumed, err := pl.Resume(ctx)
+	resumed, err := starter.Resume(ctx)
 	if err != nil {
 		return 0, err
 	}

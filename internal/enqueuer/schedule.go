@@ -5,14 +5,14 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/adsync/adsync/internal/planner"
+	"github.com/adsync/adsync/internal/runs"
 )
 
 // scheduleCmd starts runs of every configured client every DURATION until
 // stopped. A client whose previous run is still going is skipped and logged
 // (the ledger refuses a second running run), so schedules never overlap.
 // Each tick first reconciles the running runs with the queues (see
-// planner.Resume): work lost with Redis is enqueued again, and a task asynq
+// runs.Starter.Resume): work lost with Redis is enqueued again, and a task asynq
 // archived behind the ledger's back is recorded, so no run stays running
 // forever and blocks its client's next sync. A plain ticker is enough here: the
 // work of a tick is idempotent, and running two schedulers is safe because
@@ -30,7 +30,7 @@ func scheduleCmd(ctx context.Context, e *env, args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	pl, err := e.planner(ctx)
+	starter, err := e.starter(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -46,7 +46,7 @@ func scheduleCmd(ctx context.Context, e *env, args []string) (int, error) {
 		} else {
 			ids = now
 		}
-		if err := scheduleTick(ctx, e, pl, ids); err != nil {
+		if err := scheduleTick(ctx, e, starter, ids); err != nil {
 			e.log.Error("scheduled sync failed; trying again next tick", "error", err.Error())
 		}
 		select {
@@ -58,11 +58,11 @@ func scheduleCmd(ctx context.Context, e *env, args []string) (int, error) {
 	}
 }
 
-func scheduleTick(ctx context.Context, e *env, pl *planner.Planner, ids []string) error {
-	if _, err := pl.Resume(ctx); err != nil {
+func scheduleTick(ctx context.Context, e *env, starter *runs.Starter, ids []string) error {
+	if _, err := starter.Resume(ctx); err != nil {
 		return err
 	}
-	started, err := pl.Start(ctx, ids)
+	started, err := starter.Start(ctx, ids)
 	for _, s := range started {
 		if s.Skipped {
 			e.log.Info("skipped: previous run still in progress", "client", s.ClientID, "run", s.RunID)

@@ -31,11 +31,11 @@ func syncCmd(ctx context.Context, e *env, args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	pl, err := e.planner(ctx)
+	starter, err := e.starter(ctx)
 	if err != nil {
 		return 0, err
 	}
-	started, err := pl.Start(ctx, ids)
+	started, err := starter.Start(ctx, ids)
 	if err != nil {
 		return 0, err
 	}

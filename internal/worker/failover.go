@@ -13,7 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/adsync/adsync/internal/planner"
+	"github.com/adsync/adsync/internal/runs"
 )
 
 // primaryCheckInterval is how often the failover watch asks Redis who its
@@ -31,13 +31,13 @@ var replIDPattern = regexp.MustCompile(`(?m)^master_replid:([0-9a-f]+)\r?$`)
 // asynchronous, so the promoted replica may lack the last moments of the
 // queues: tasks enqueued, retried or put back just before the failover.
 // The ledger knows every unfinished page and record of every run, and
-// planner.Resume re-enqueues those whose tasks are gone, leaving the rest
+// runs.Starter.Resume re-enqueues those whose tasks are gone, leaving the rest
 // alone; the saves it causes are upserts, so every campaign still ends
 // saved once. Every worker watches; their resumes are safe together, since
 // task IDs are fixed and a task already queued is not enqueued again.
 type failoverWatch struct {
 	rdb      redis.UniversalClient
-	resume   func(context.Context) ([]planner.Resumed, error)
+	resume   func(context.Context) ([]runs.Resumed, error)
 	log      *slog.Logger
 	interval time.Duration
 
@@ -53,8 +53,8 @@ type failoverWatch struct {
 }
 
 // newFailoverWatch builds the watch; it does nothing until run.
-func newFailoverWatch(rdb redis.UniversalClient, pl *planner.Planner, log *slog.Logger) *failoverWatch {
-	return &failoverWatch{rdb: rdb, resume: pl.Resume, sweep: requeueStrandedTasks, log: log.With("component", "failover"),
+func newFailoverWatch(rdb redis.UniversalClient, starter *runs.Starter, log *slog.Logger) *failoverWatch {
+	return &failoverWatch{rdb: rdb, resume: starter.Resume, sweep: requeueStrandedTasks, log: log.With("component", "failover"),
 		interval: primaryCheckInterval}
 }
 

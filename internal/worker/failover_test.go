@@ -14,7 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
-	"github.com/adsync/adsync/internal/planner"
+	"github.com/adsync/adsync/internal/runs"
 	"github.com/adsync/adsync/internal/testenv"
 )
 
@@ -44,12 +44,12 @@ func TestFailoverWatchResumesWhenThePrimaryChanges(t *testing.T) {
 	var logs bytes.Buffer
 	calls, fail := 0, false
 	w := &failoverWatch{rdb: rdb, log: slog.New(slog.NewTextHandler(&logs, nil)), interval: time.Second,
-		resume: func(context.Context) ([]planner.Resumed, error) {
+		resume: func(context.Context) ([]runs.Resumed, error) {
 			calls++
 			if fail {
 				return nil, errors.New("postgres away")
 			}
-			return []planner.Resumed{{RunID: 1, ClientID: "acme", Items: 3}}, nil
+			return []runs.Resumed{{RunID: 1, ClientID: "acme", Items: 3}}, nil
 		}}
 	w.check(t.Context())
 	w.check(t.Context())
@@ -77,7 +77,7 @@ func TestFailoverWatchLogsAnOutageOnce(t *testing.T) {
 	t.Cleanup(func() { _ = rdb.Close() })
 	var logs bytes.Buffer
 	w := &failoverWatch{rdb: rdb, log: slog.New(slog.NewTextHandler(&logs, nil)), interval: time.Second,
-		resume: func(context.Context) ([]planner.Resumed, error) { return nil, nil }}
+		resume: func(context.Context) ([]runs.Resumed, error) { return nil, nil }}
 	w.check(t.Context())
 	w.check(t.Context())
 	require.Equal(t, 1, bytes.Count(logs.Bytes(), []byte("Redis primary lost")))

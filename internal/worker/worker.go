@@ -18,7 +18,7 @@ import (
 	"github.com/adsync/adsync/internal/logging"
 	"github.com/adsync/adsync/internal/metrics"
 	"github.com/adsync/adsync/internal/pipeline"
-	"github.com/adsync/adsync/internal/planner"
+	"github.com/adsync/adsync/internal/runs"
 	"github.com/adsync/adsync/internal/tasks"
 	"github.com/adsync/adsync/internal/wiring"
 )
@@ -72,7 +72,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	watch := newFailoverWatch(rdb, planner.New(st, queue, rdb, cfg.PageSize, pacer, log), log)
+	watch := newFailoverWatch(rdb, runs.NewStarter(st, queue, rdb, cfg.PageSize, pacer, log), log)
 	mux := asynq.NewServeMux()
 	health := &redisHealth{}
 	rdb.AddHook(health)

@@ -1,4 +1,4 @@
-package planner
+package runs
 
 import (
 	"context"
@@ -13,10 +13,10 @@ const epochKey = "adsync:epoch"
 
 // MarkEpoch sets the marker if it is missing and reports whether it was:
 // true means Redis is new or lost its data since the marker was set.
-func (p *Planner) MarkEpoch(ctx context.Context) (bool, error) {
-	set, err := p.rdb.SetNX(ctx, epochKey, time.Now().UTC().Format(time.RFC3339), 0).Result()
+func (s *Starter) MarkEpoch(ctx context.Context) (bool, error) {
+	set, err := s.rdb.SetNX(ctx, epochKey, time.Now().UTC().Format(time.RFC3339), 0).Result()
 	if err != nil {
-		return false, fmt.Errorf("planner: check Redis epoch marker: %w", err)
+		return false, fmt.Errorf("runs: check Redis epoch marker: %w", err)
 	}
 	return set, nil
 }

@@ -1,4 +1,4 @@
-package planner
+package runs
 
 import (
 	"context"
@@ -21,13 +21,13 @@ const (
 )
 
 // stateOf looks up a task by id in its queue.
-func (p *Planner) stateOf(queue, id string) (taskState, *asynq.TaskInfo, error) {
-	info, err := p.inspector.GetTaskInfo(queue, id)
+func (s *Starter) stateOf(queue, id string) (taskState, *asynq.TaskInfo, error) {
+	info, err := s.inspector.GetTaskInfo(queue, id)
 	switch {
 	case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
 		return taskMissing, nil, nil
 	case err != nil:
-		return 0, nil, fmt.Errorf("planner: look up task %s: %w", id, err)
+		return 0, nil, fmt.Errorf("runs: look up task %s: %w", id, err)
 	case info.State == asynq.TaskStateArchived:
 		return taskArchived, info, nil
 	case info.State == asynq.TaskStateCompleted:
@@ -44,12 +44,12 @@ func (p *Planner) stateOf(queue, id string) (taskState, *asynq.TaskInfo, error) 
 // ledger still counts it pending: the worker died on its last attempt, or
 // PostgreSQL was down when it tried to record the dead letter. The run can
 // then settle, and the task stays in asynqmon's archive to be replayed.
-func (p *Planner) recordArchived(ctx context.Context, run store.Run, info *asynq.TaskInfo, page int, itemKey string) error {
+func (s *Starter) recordArchived(ctx context.Context, run store.Run, info *asynq.TaskInfo, page int, itemKey string) error {
 	reason := info.LastErr
 	if reason == "" {
 		reason = "archived by asynq without a recorded error"
 	}
-	return p.store.RecordDeadLetter(ctx, store.DeadLetter{
+	return s.store.RecordDeadLetter(ctx, store.DeadLetter{
 		TaskID: info.ID, TaskType: info.Type, RunID: run.ID, ClientID: run.ClientID,
 		ItemKey: itemKey, Page: page, Reason: reason, Payload: info.Payload,
 	})
@@ -58,10 +58,10 @@ func (p *Planner) recordArchived(ctx context.Context, run store.Run, info *asynq
 // reconcile sorts a run's unfinished work by where its tasks are: it
 // returns the pages and items whose tasks are gone, and records in the
 // ledger those whose tasks asynq archived.
-func (p *Planner) reconcile(ctx context.Context, u store.Unfinished) (pages []int, items map[int][]store.Item, archived int, err error) {
+func (s *Starter) reconcile(ctx context.Context, u store.Unfinished) (pages []int, items map[int][]store.Item, archived int, err error) {
 	items = map[int][]store.Item{}
 	for _, page := range u.Pages {
-		st, info, err := p.stateOf(tasks.QueuePages, tasks.FetchPassPageID(u.Run.ID, u.Run.ListPass, page))
+		st, info, err := s.stateOf(tasks.QueuePages, tasks.FetchPassPageID(u.Run.ID, u.Run.ListPass, page))
 		if err != nil {
 			return nil, nil, 0, err
 		}
@@ -70,13 +70,13 @@ func (p *Planner) reconcile(ctx context.Context, u store.Unfinished) (pages []in
 			pages = append(pages, page)
 		case taskArchived:
 			archived++
-			if err := p.recordArchived(ctx, u.Run, info, page, ""); err != nil {
+			if err := s.recordArchived(ctx, u.Run, info, page, ""); err != nil {
 				return nil, nil, 0, err
 			}
 		}
 	}
 	for _, it := range u.Items {
-		st, info, err := p.stateOf(tasks.QueueSaves, tasks.SaveID(u.Run.ID, it.Key))
+		st, info, err := s.stateOf(tasks.QueueSaves, tasks.SaveID(u.Run.ID, it.Key))
 		if err != nil {
 			return nil, nil, 0, err
 		}
@@ -85,7 +85,7 @@ func (p *Planner) reconcile(ctx context.Context, u store.Unfinished) (pages []in
 			items[it.Page] = append(items[it.Page], it.Item)
 		case taskArchived:
 			archived++
-			if err := p.recordArchived(ctx, u.Run, info, 0, it.Key); err != nil {
+			if err := s.recordArchived(ctx, u.Run, info, 0, it.Key); err != nil {
 				return nil, nil, 0, err
 			}
 		}

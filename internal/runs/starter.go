@@ -1,10 +1,4 @@
-// Package planner starts and resumes sync runs: it records a run per client
-// in the ledger and enqueues the run's first page, whose worker discovers the
-// page count and enqueues the rest. It talks to PostgreSQL and Redis only,
-// never to the platform, so starting runs is instant and needs no
-// credentials; every counted request is made by workers under the shared
-// rate budget.
-package planner
+package runs
 
 import (
 	"context"
@@ -23,8 +17,8 @@ import (
 	"github.com/adsync/adsync/internal/tasks"
 )
 
-// Planner starts and resumes runs.
-type Planner struct {
+// Starter starts runs and reconciles the running ones with the queues.
+type Starter struct {
 	store     *store.Store
 	queue     *tasks.Queue
 	rdb       redis.UniversalClient
@@ -34,11 +28,11 @@ type Planner struct {
 	log       *slog.Logger
 }
 
-// New builds a Planner; rdb is the Redis holding the queues, pageSize is
-// PAGE_SIZE. pacer, when not nil, paces the saves that Resume enqueues
+// NewStarter builds a Starter; rdb is the Redis holding the queues, pageSize
+// is PAGE_SIZE. pacer, when not nil, paces the saves that Resume enqueues
 // again, as the workers pace a page's (wiring.Pacer).
-func New(st *store.Store, q *tasks.Queue, rdb redis.UniversalClient, pageSize int, pacer *ratelimit.Limiter, log *slog.Logger) *Planner {
-	return &Planner{store: st, queue: q, rdb: rdb, inspector: asynq.NewInspectorFromRedisClient(rdb),
+func NewStarter(st *store.Store, q *tasks.Queue, rdb redis.UniversalClient, pageSize int, pacer *ratelimit.Limiter, log *slog.Logger) *Starter {
+	return &Starter{store: st, queue: q, rdb: rdb, inspector: asynq.NewInspectorFromRedisClient(rdb),
 		pacer: pacer, pageSize: pageSize, log: log}
 }
 
@@ -55,46 +49,46 @@ type Started struct {
 // skipped and reported, not an error. If Redis lost its queues since the
 // last start, the running runs are resumed first: their clients would
 // otherwise stay blocked by runs whose work is gone.
-func (p *Planner) Start(ctx context.Context, clientIDs []string) ([]Started, error) {
-	lost, err := p.MarkEpoch(ctx)
+func (s *Starter) Start(ctx context.Context, clientIDs []string) ([]Started, error) {
+	lost, err := s.MarkEpoch(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if lost {
-		if _, err := p.Resume(ctx); err != nil {
+		if _, err := s.Resume(ctx); err != nil {
 			return nil, err
 		}
 	}
 	out := make([]Started, 0, len(clientIDs))
 	for _, id := range clientIDs {
-		s, err := p.start(ctx, id)
+		started, err := s.start(ctx, id)
 		if err != nil {
 			return out, err
 		}
-		out = append(out, s)
+		out = append(out, started)
 	}
 	return out, nil
 }
 
-func (p *Planner) start(ctx context.Context, clientID string) (Started, error) {
-	run, err := p.store.CreateRun(ctx, clientID)
+func (s *Starter) start(ctx context.Context, clientID string) (Started, error) {
+	run, err := s.store.CreateRun(ctx, clientID)
 	var busy *store.RunInProgressError
 	if errors.As(err, &busy) {
-		p.log.Info("client already has a run in progress; not starting another", "client", clientID, "run", busy.RunID)
+		s.log.Info("client already has a run in progress; not starting another", "client", clientID, "run", busy.RunID)
 		return Started{ClientID: clientID, RunID: busy.RunID, Skipped: true}, nil
 	}
 	if err != nil {
 		return Started{}, err
 	}
-	if err := p.queue.EnqueuePages(ctx, run.ID, clientID, p.pageSize, []int{1}); err != nil {
+	if err := s.queue.EnqueuePages(ctx, run.ID, clientID, s.pageSize, []int{1}); err != nil {
 		// Without its first task the run would block the client forever.
 		reason := fmt.Sprintf("could not enqueue the first page: %v", err)
-		if ferr := p.store.FailRun(context.WithoutCancel(ctx), run.ID, reason); ferr != nil {
+		if ferr := s.store.FailRun(context.WithoutCancel(ctx), run.ID, reason); ferr != nil {
 			return Started{}, errors.Join(err, ferr)
 		}
 		return Started{}, err
 	}
-	p.log.Info("run started", "client", clientID, "run", run.ID)
+	s.log.Info("run started", "client", clientID, "run", run.ID)
 	return Started{ClientID: clientID, RunID: run.ID}, nil
 }
 
@@ -116,22 +110,22 @@ type Resumed struct {
 // tasks asynq archived behind the ledger's back are recorded as dead
 // letters, so the run can end. Work still queued is left alone, and a
 // repeated save changes nothing, so Resume is safe to run at any time.
-func (p *Planner) Resume(ctx context.Context) ([]Resumed, error) {
-	runs, err := p.store.RunningRuns(ctx)
+func (s *Starter) Resume(ctx context.Context) ([]Resumed, error) {
+	runs, err := s.store.RunningRuns(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Resumed, 0, len(runs))
 	for _, r := range runs {
-		u, err := p.store.UnfinishedWork(ctx, r.ID)
+		u, err := s.store.UnfinishedWork(ctx, r.ID)
 		if err != nil {
 			return out, err
 		}
-		pages, byPage, archived, err := p.reconcile(ctx, u)
+		pages, byPage, archived, err := s.reconcile(ctx, u)
 		if err != nil {
 			return out, err
 		}
-		if err := p.queue.EnqueuePassPages(ctx, r.ID, r.ClientID, p.pageSize, u.Run.ListPass, pages); err != nil {
+		if err := s.queue.EnqueuePassPages(ctx, r.ID, r.ClientID, s.pageSize, u.Run.ListPass, pages); err != nil {
 			return out, err
 		}
 		res := Resumed{RunID: r.ID, ClientID: r.ClientID, Pages: len(pages), Archived: archived}
@@ -140,7 +134,7 @@ func (p *Planner) Resume(ctx context.Context) ([]Resumed, error) {
 		}
 		// As when a page is fetched: the pages go at once but count in
 		// the plan, and the saves follow at the client's pace.
-		delays, err := p.pace(ctx, r.ClientID, len(pages), res.Items)
+		delays, err := s.pace(ctx, r.ClientID, len(pages), res.Items)
 		if err != nil {
 			return out, err
 		}
@@ -150,12 +144,12 @@ func (p *Planner) Resume(ctx context.Context) ([]Resumed, error) {
 			if delays != nil {
 				due, delays = delays[:len(items)], delays[len(items):]
 			}
-			if err := p.queue.EnqueueSaves(ctx, r.ID, r.ClientID, page, items, due); err != nil {
+			if err := s.queue.EnqueueSaves(ctx, r.ID, r.ClientID, page, items, due); err != nil {
 				return out, err
 			}
 		}
 		if res.Pages+res.Items+res.Archived > 0 {
-			p.log.Info("run resumed", "client", r.ClientID, "run", r.ID, "pages", res.Pages,
+			s.log.Info("run resumed", "client", r.ClientID, "run", r.ID, "pages", res.Pages,
 				"items", res.Items, "archived", res.Archived)
 		}
 		out = append(out, res)
@@ -165,13 +159,13 @@ func (p *Planner) Resume(ctx context.Context) ([]Resumed, error) {
 
 // pace plans n saves of the client after pages fetches, or returns nil
 // without a pacer.
-func (p *Planner) pace(ctx context.Context, clientID string, pages, n int) ([]time.Duration, error) {
-	if p.pacer == nil {
+func (s *Starter) pace(ctx context.Context, clientID string, pages, n int) ([]time.Duration, error) {
+	if s.pacer == nil {
 		return nil, nil
 	}
-	delays, err := p.pacer.Pace(ctx, clientID, pages, n)
+	delays, err := s.pacer.Pace(ctx, clientID, pages, n)
 	if err != nil {
-		return nil, fmt.Errorf("planner: pace the resumed work of client %q: %w", clientID, err)
+		return nil, fmt.Errorf("runs: pace the resumed work of client %q: %w", clientID, err)
 	}
 	return delays, nil
 }
