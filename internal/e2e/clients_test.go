@@ -18,19 +18,12 @@ import (
 	"github.com/adsync/adsync/internal/testenv"
 )
 
-// setenv exports the bundle's configuration to the process, for running the
-// enqueuer command itself.
-func (b *bundle) setenv(t *testing.T) {
-	for k, v := range b.vars {
-		t.Setenv(k, v)
-	}
-}
-
 // Ten clients, one with a wrong password and one whose API is down: the
 // eight healthy ones complete in full, the two end failed with a clear
 // reason in bounded time, and `enqueuer sync --wait` exits 1 after printing
 // plain progress lines (its output is not a terminal here).
 func TestTenClientsWithTwoBrokenOnes(t *testing.T) {
+	t.Parallel()
 	mc := mockConfig()
 	mc.DownClients = []string{"c-down"}
 	ids := []string{"c-down", "c-badpw"}
@@ -38,20 +31,21 @@ func TestTenClientsWithTwoBrokenOnes(t *testing.T) {
 		ids = append(ids, fmt.Sprintf("c-%d", i))
 	}
 	b := setup(t, mc, ids, map[string]string{"TASK_MAX_RETRY": "6"})
-	// c-badpw's password comes from a variable holding a wrong one.
-	t.Setenv("E2E_WRONG_PASSWORD", "not-"+password)
+	// c-badpw's password comes from a file holding a wrong one (a file,
+	// not a variable, so that the test can run beside others).
+	wrong := t.TempDir() + "/wrong-password"
+	require.NoError(t, os.WriteFile(wrong, []byte("not-"+password), 0o600))
 	clients, err := os.ReadFile(b.vars["CLIENTS_FILE"])
 	require.NoError(t, err)
 	fixed := strings.Replace(string(clients), `{"id":"c-badpw","email":"`+email+`","password_env":"E2E_PLATFORM_PASSWORD"}`,
-		`{"id":"c-badpw","email":"`+email+`","password_env":"E2E_WRONG_PASSWORD"}`, 1)
+		fmt.Sprintf(`{"id":"c-badpw","email":%q,"password_file":%q}`, email, wrong), 1)
 	require.NotEqual(t, string(clients), fixed)
 	require.NoError(t, os.WriteFile(b.vars["CLIENTS_FILE"], []byte(fixed), 0o600))
-	b.setenv(t)
 	b.startWorker(t)
 
 	var out, errOut bytes.Buffer
 	start := time.Now()
-	code := enqueuer.Main(context.Background(), []string{"sync", "--wait"}, &out, &errOut)
+	code := enqueuer.Main(context.Background(), b.cfg, []string{"sync", "--wait"}, &out, &errOut)
 	wall := time.Since(start)
 	require.Equal(t, enqueuer.ExitFailures, code, "stdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
 
@@ -85,6 +79,7 @@ func TestTenClientsWithTwoBrokenOnes(t *testing.T) {
 // Two hundred clients and a handful of worker slots: every client
 // completes; none starves.
 func TestTwoHundredClientsFewSlots(t *testing.T) {
+	t.Parallel()
 	mc := mockConfig()
 	mc.Campaigns = 10
 	ids := make([]string, 200)
@@ -113,6 +108,7 @@ func TestTwoHundredClientsFewSlots(t *testing.T) {
 // persistence): `enqueuer resume` re-enqueues what the ledger shows
 // unfinished and every campaign lands exactly once.
 func TestResumeAfterRedisLostItsData(t *testing.T) {
+	t.Parallel()
 	ids := []string{"acme", "beta", "gamma"}
 	b := setup(t, mockConfig(), ids, nil)
 	stop := b.startWorker(t)
@@ -127,9 +123,8 @@ func TestResumeAfterRedisLostItsData(t *testing.T) {
 	require.NoError(t, b.rdb.FlushDB(context.Background()).Err())
 	b.startWorker(t)
 
-	b.setenv(t)
 	var out, errOut bytes.Buffer
-	require.Equal(t, enqueuer.ExitOK, enqueuer.Main(context.Background(), []string{"resume"}, &out, &errOut), errOut.String())
+	require.Equal(t, enqueuer.ExitOK, enqueuer.Main(context.Background(), b.cfg, []string{"resume"}, &out, &errOut), errOut.String())
 	require.Contains(t, out.String(), "re-enqueued")
 
 	runIDs := []int64{started[0].RunID, started[1].RunID, started[2].RunID}
@@ -146,15 +141,17 @@ func TestResumeAfterRedisLostItsData(t *testing.T) {
 // never start a second one: each run of a client starts after the previous
 // ended.
 func TestOverlappingSchedulesNeverRunAClientTwice(t *testing.T) {
+	t.Parallel()
 	mc := mockConfig()
 	mc.Campaigns = 30
 	b := setup(t, mc, []string{"acme"}, nil)
-	b.setenv(t)
 	b.startWorker(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	var errOut syncBuffer
-	go func() { done <- enqueuer.Main(ctx, []string{"schedule", "--every", "300ms"}, &bytes.Buffer{}, &errOut) }()
+	go func() {
+		done <- enqueuer.Main(ctx, b.cfg, []string{"schedule", "--every", "300ms"}, &bytes.Buffer{}, &errOut)
+	}()
 	testenv.WaitFor(t, 2*time.Minute, "two finished runs", func() bool {
 		runs, err := b.store.RecentRuns(context.Background(), 10)
 		require.NoError(t, err)
@@ -183,6 +180,7 @@ func TestOverlappingSchedulesNeverRunAClientTwice(t *testing.T) {
 // worker died on the last attempt) is found by resume and recorded as a dead
 // letter, so the run ends instead of blocking its client forever.
 func TestResumeRecordsTasksArchivedBehindTheLedgersBack(t *testing.T) {
+	t.Parallel()
 	mc := mockConfig()
 	mc.Campaigns = 5
 	mc.FailEvery, mc.HangPercent = 0, 0

@@ -78,10 +78,10 @@ func (b *bundle) requireNoDeadLetters(t *testing.T, runID int64) {
 // the end, without a restart: a run started before the worker saw it waits
 // in the queue instead of failing, and `enqueuer sync --wait` exits 0.
 func TestClientAddedWhileTheWorkerRuns(t *testing.T) {
+	t.Parallel()
 	mc := mockConfig()
 	mc.Campaigns = 30
 	b := setup(t, mc, []string{"acme"}, nil)
-	b.setenv(t)
 	b.startWorker(t)
 
 	// The enqueuer of another machine already knows the newcomer: its run
@@ -94,7 +94,7 @@ func TestClientAddedWhileTheWorkerRuns(t *testing.T) {
 	b.rewriteClients(t, "acme="+password, "newcomer="+password)
 
 	var out, errOut bytes.Buffer
-	code := enqueuer.Main(context.Background(), []string{"sync", "--wait"}, &out, &errOut)
+	code := enqueuer.Main(context.Background(), b.cfg, []string{"sync", "--wait"}, &out, &errOut)
 	require.Equal(t, enqueuer.ExitOK, code, "stdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
 	require.Contains(t, out.String(), fmt.Sprintf("run %d client=newcomer (already in progress", early[0].RunID))
 	for _, id := range []string{"acme", "newcomer"} {
@@ -105,7 +105,7 @@ func TestClientAddedWhileTheWorkerRuns(t *testing.T) {
 
 	// `enqueuer clients` lists both with their latest run, never a password.
 	out.Reset()
-	require.Equal(t, enqueuer.ExitOK, enqueuer.Main(context.Background(), []string{"clients"}, &out, &errOut), errOut.String())
+	require.Equal(t, enqueuer.ExitOK, enqueuer.Main(context.Background(), b.cfg, []string{"clients"}, &out, &errOut), errOut.String())
 	text := out.String()
 	require.NotContains(t, text, password)
 	require.Regexp(t, `(?m)^acme\s+`+email+`\s+\d+\s+done\s+\S+Z \(\S+ ago\)\s+30\s+0$`, text)

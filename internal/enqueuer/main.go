@@ -29,20 +29,30 @@ const usage = `usage:
   enqueuer clients                          the configured clients and their latest run (never a password)
 Configuration comes from environment variables: see README.md.`
 
-// Main runs the enqueuer with args (without the program name) and returns
-// the process exit code.
-func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(stderr, usage)
-		if len(args) == 0 {
-			return ExitUsage
-		}
-		return ExitOK
+// Help prints the usage to stderr when args ask for it (help, -h, --help)
+// or name no command, and returns the exit code and true; otherwise it
+// returns false. It needs no configuration, so that cmd/enqueuer answers
+// --help before loading one.
+func Help(args []string, stderr io.Writer) (code int, done bool) {
+	if len(args) > 0 && args[0] != "-h" && args[0] != "--help" && args[0] != "help" {
+		return 0, false
 	}
-	cfg, err := config.Load()
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return ExitUsage
+	fmt.Fprintln(stderr, usage)
+	if len(args) == 0 {
+		return ExitUsage, true
+	}
+	return ExitOK, true
+}
+
+// Main runs the enqueuer with args (without the program name) under the
+// configuration cfg, and returns the process exit code. The caller loads
+// cfg (cmd/enqueuer with config.Load), so that tests run the commands side
+// by side, each with a configuration of its own; only what cfg itself
+// points at is read from outside (the clients file and the variables or
+// files its passwords name).
+func Main(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) int {
+	if code, done := Help(args, stderr); done {
+		return code
 	}
 	log := logging.New(stderr, cfg.LogLevel, cfg.LogFormat)
 	cmd, rest := args[0], args[1:]
