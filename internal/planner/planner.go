@@ -13,12 +13,11 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
-	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/adsync/adsync/internal/ratelimit"
+	"github.com/adsync/adsync/internal/fanout"
 	"github.com/adsync/adsync/internal/store"
 	"github.com/adsync/adsync/internal/tasks"
 )
@@ -29,17 +28,17 @@ type Planner struct {
 	queue     *tasks.Queue
 	rdb       redis.UniversalClient
 	inspector *asynq.Inspector
-	pacer     *ratelimit.Limiter
+	fanOut    *fanout.FanOut
 	pageSize  int
 	log       *slog.Logger
 }
 
 // New builds a Planner; rdb is the Redis holding the queues, pageSize is
-// PAGE_SIZE. pacer, when not nil, paces the saves that Resume enqueues
-// again, as the workers pace a page's (wiring.Pacer).
-func New(st *store.Store, q *tasks.Queue, rdb redis.UniversalClient, pageSize int, pacer *ratelimit.Limiter, log *slog.Logger) *Planner {
+// PAGE_SIZE, and fo enqueues the work Resume finds gone, as the workers
+// enqueue a page's.
+func New(st *store.Store, q *tasks.Queue, rdb redis.UniversalClient, pageSize int, fo *fanout.FanOut, log *slog.Logger) *Planner {
 	return &Planner{store: st, queue: q, rdb: rdb, inspector: asynq.NewInspectorFromRedisClient(rdb),
-		pacer: pacer, pageSize: pageSize, log: log}
+		fanOut: fo, pageSize: pageSize, log: log}
 }
 
 // Started is the outcome of starting one client's run.
@@ -131,28 +130,14 @@ func (p *Planner) Resume(ctx context.Context) ([]Resumed, error) {
 		if err != nil {
 			return out, err
 		}
-		if err := p.queue.EnqueuePassPages(ctx, r.ID, r.ClientID, p.pageSize, u.Run.ListPass, pages); err != nil {
-			return out, err
-		}
 		res := Resumed{RunID: r.ID, ClientID: r.ClientID, Pages: len(pages), Archived: archived}
-		for _, items := range byPage {
-			res.Items += len(items)
-		}
-		// As when a page is fetched: the pages go at once but count in
-		// the plan, and the saves follow at the client's pace.
-		delays, err := p.pace(ctx, r.ClientID, len(pages), res.Items)
-		if err != nil {
-			return out, err
-		}
+		w := fanout.Work{RunID: r.ID, ClientID: r.ClientID, PageSize: p.pageSize, Pass: u.Run.ListPass, Pages: pages}
 		for _, page := range slices.Sorted(maps.Keys(byPage)) {
-			items := byPage[page]
-			var due []time.Duration
-			if delays != nil {
-				due, delays = delays[:len(items)], delays[len(items):]
-			}
-			if err := p.queue.EnqueueSaves(ctx, r.ID, r.ClientID, page, items, due); err != nil {
-				return out, err
-			}
+			w.Saves = append(w.Saves, fanout.PageItems{Page: page, Items: byPage[page]})
+			res.Items += len(byPage[page])
+		}
+		if err := p.fanOut.Enqueue(ctx, w); err != nil {
+			return out, err
 		}
 		if res.Pages+res.Items+res.Archived > 0 {
 			p.log.Info("run resumed", "client", r.ClientID, "run", r.ID, "pages", res.Pages,
@@ -161,17 +146,4 @@ func (p *Planner) Resume(ctx context.Context) ([]Resumed, error) {
 		out = append(out, res)
 	}
 	return out, nil
-}
-
-// pace plans n saves of the client after pages fetches, or returns nil
-// without a pacer.
-func (p *Planner) pace(ctx context.Context, clientID string, pages, n int) ([]time.Duration, error) {
-	if p.pacer == nil {
-		return nil, nil
-	}
-	delays, err := p.pacer.Pace(ctx, clientID, pages, n)
-	if err != nil {
-		return nil, fmt.Errorf("planner: pace the resumed work of client %q: %w", clientID, err)
-	}
-	return delays, nil
 }
