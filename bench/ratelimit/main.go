@@ -89,7 +89,6 @@ func run() error {
 		"PLATFORM_TIMEOUT":     benchkit.EnvString("PLATFORM_TIMEOUT", scaled(10*time.Second)),
 		"PLATFORM_RATE_MARGIN": margin.String(),
 		"RATE_WAIT_IN_PLACE":   benchkit.EnvString("RATE_WAIT_IN_PLACE", atLeast(2*time.Second, 1500*time.Millisecond)),
-		"RATE_BOOK_AHEAD":      benchkit.EnvString("RATE_BOOK_AHEAD", scaled(2*time.Minute)),
 		"QUEUE_POLL_INTERVAL":  benchkit.EnvString("QUEUE_POLL_INTERVAL", atMost(1200*time.Millisecond, 100*time.Millisecond)),
 		"RETRY_BACKOFF_MIN":    scaled(time.Second),
 		"RETRY_BACKOFF_MAX":    scaled(10 * time.Minute),
@@ -153,7 +152,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	limiter, err := benchkit.SumCounters(opsAddrs, gaveUp, noBudget)
+	limiter, err := benchkit.SumCounters(opsAddrs, gaveUp, noBudget, requeued)
 	if err != nil {
 		return err
 	}
@@ -172,6 +171,9 @@ func run() error {
 const (
 	gaveUp   = "adsync_ratelimit_slots_given_up_total"
 	noBudget = "adsync_ratelimit_no_budget_total"
+	// requeued counts every return of a task to the queue that was not a
+	// failure: for budget, after a 429, while the database was down.
+	requeued = "adsync_tasks_requeued_total"
 )
 
 func waitExit(p *benchkit.Process) <-chan struct{} {
@@ -242,14 +244,14 @@ func report(runs []store.Run, stats map[string]mock.ClientStats, ids []string, c
 	_ = tw.Flush()
 	fmt.Printf("machine CPU during the sync: %.0f%% busy, %.0f%% stolen by the hypervisor "+
 		"(stolen time delays sleeps and requests alike)\n", 100*machine.Busy, 100*machine.Steal)
-	fmt.Printf("limiter: %.0f booked slots given up (sent too late), %.0f sends sent back to the queue for budget\n",
-		limiter[gaveUp], limiter[noBudget])
+	fmt.Printf("limiter: %.0f booked slots given up (sent too late), %.0f sends sent back to the queue for budget; %.0f requeues in all\n",
+		limiter[gaveUp], limiter[noBudget], limiter[requeued])
 	// The margin is there for latency: how much of it latency used says
 	// whether RATE_MARGIN could be smaller on this machine at this load.
 	fmt.Printf("tightest span from a request to the one %d after it: %.1f ms against a window of %s: latency used %.1f ms of the %s margin\n",
 		limit, ms(tightest), window, ms(window+margin-tightest), margin)
-	fmt.Printf("RESULT bench=ratelimit clients=%d workers=%d campaigns=%d saved=%d wall_s=%.2f bound_s=%.2f ratio_max=%.3f http429=%d\n",
-		len(ids), workers, campaigns, saved, wallMax.Seconds(), boundMax.Seconds(), ratioMax, http429)
+	fmt.Printf("RESULT bench=ratelimit clients=%d workers=%d campaigns=%d saved=%d wall_s=%.2f bound_s=%.2f ratio_max=%.3f http429=%d requeues=%.0f\n",
+		len(ids), workers, campaigns, saved, wallMax.Seconds(), boundMax.Seconds(), ratioMax, http429, limiter[requeued])
 	return nil
 }
 

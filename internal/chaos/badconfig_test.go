@@ -42,7 +42,6 @@ var badInRange = map[string]string{
 	"PLATFORM_RATE_WINDOW":  "0s",
 	"PLATFORM_RATE_MARGIN":  "-1s",
 	"RATE_WAIT_IN_PLACE":    "-1s",
-	"RATE_BOOK_AHEAD":       "-1s",
 	"PAGE_SIZE":             "101",
 	"PLATFORM_TIMEOUT":      "0s",
 	"TASK_MAX_RETRY":        "-1",

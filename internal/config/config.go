@@ -43,11 +43,6 @@ type Config struct {
 	// RateWaitInPlace is the longest rate-limit wait a worker sleeps through
 	// holding its slot; longer waits put the task back in the queue.
 	RateWaitInPlace time.Duration `env:"RATE_WAIT_IN_PLACE" envDefault:"2s"`
-	// RateBookAhead is how far ahead a task sent back to the queue may have
-	// a send slot booked for it, so that it keeps its place in line while
-	// away; slots booked for work that is then cancelled are lost, at most
-	// this much.
-	RateBookAhead time.Duration `env:"RATE_BOOK_AHEAD" envDefault:"2m"`
 
 	// PageSize is the number of campaigns asked for per page request.
 	PageSize int `env:"PAGE_SIZE" envDefault:"10"`

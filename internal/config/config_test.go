@@ -29,7 +29,6 @@ func TestEveryBadVariableReportedOnItsOwnLine(t *testing.T) {
 		"PLATFORM_RATE_WINDOW": "soon",
 		"PLATFORM_RATE_MARGIN": "-1s",
 		"RATE_WAIT_IN_PLACE":   "-1s",
-		"RATE_BOOK_AHEAD":      "-1s",
 		"PAGE_SIZE":            "abc",
 		"PLATFORM_TIMEOUT":     "0s",
 		"SYNC_CALL":            "maybe",

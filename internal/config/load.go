@@ -130,9 +130,6 @@ func (c Config) validate() Problems {
 	if c.RateWaitInPlace < 0 {
 		bad("RATE_WAIT_IN_PLACE", "must not be negative, got %s", c.RateWaitInPlace)
 	}
-	if c.RateBookAhead < 0 {
-		bad("RATE_BOOK_AHEAD", "must not be negative, got %s", c.RateBookAhead)
-	}
 	if c.PageSize < 1 || c.PageSize > 100 {
 		bad("PAGE_SIZE", "must be between 1 and 100, got %d", c.PageSize)
 	}

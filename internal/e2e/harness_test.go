@@ -143,9 +143,9 @@ func (b *bundle) starter(t *testing.T) *runs.Starter {
 	t.Helper()
 	aq := asynq.NewClientFromRedisClient(b.rdb)
 	q := tasks.NewQueue(aq, b.cfg.TaskMaxRetry, worker.TaskTimeout(b.cfg))
-	pacer, err := wiring.Pacer(b.rdb, b.cfg)
+	fo, err := wiring.FanOut(b.rdb, b.cfg, q)
 	require.NoError(t, err)
-	return runs.NewStarter(b.store, q, b.rdb, b.cfg.PageSize, pacer, slog.New(slog.NewJSONHandler(b.logs, nil)))
+	return runs.NewStarter(b.store, q, b.rdb, b.cfg.PageSize, fo, slog.New(slog.NewJSONHandler(b.logs, nil)))
 }
 
 // sync starts one run per client and waits until all have ended.

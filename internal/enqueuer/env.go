@@ -54,11 +54,11 @@ func (e *env) starter(ctx context.Context) (*runs.Starter, error) {
 		e.rdb, e.aq = rdb, asynq.NewClientFromRedisClient(rdb)
 	}
 	q := tasks.NewQueue(e.aq, e.cfg.TaskMaxRetry, worker.TaskTimeout(e.cfg))
-	pacer, err := wiring.Pacer(e.rdb, e.cfg)
+	fo, err := wiring.FanOut(e.rdb, e.cfg, q)
 	if err != nil {
 		return nil, err
 	}
-	return runs.NewStarter(st, q, e.rdb, e.cfg.PageSize, pacer, e.log), nil
+	return runs.NewStarter(st, q, e.rdb, e.cfg.PageSize, fo, e.log), nil
 }
 
 func (e *env) close() {

@@ -10,8 +10,8 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/adsync/adsync/internal/clock"
 	"github.com/adsync/adsync/internal/platform"
-	"github.com/adsync/adsync/internal/ratelimit"
 	"github.com/adsync/adsync/internal/store"
 )
 
@@ -46,7 +46,7 @@ func (h *Handlers) deadLettering(next asynq.HandlerFunc) asynq.HandlerFunc {
 			}
 			// asynq archives a task that errs on its last attempt whatever
 			// IsFailure says, so the last attempt waits in place instead.
-			if werr := ratelimit.Sleep(ctx, rq.Delay); werr != nil {
+			if werr := clock.Sleep(ctx, rq.Delay); werr != nil {
 				return werr
 			}
 		}

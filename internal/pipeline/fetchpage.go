@@ -3,11 +3,11 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/hibiken/asynq"
 
 	"github.com/adsync/adsync/internal/campaign"
+	"github.com/adsync/adsync/internal/fanout"
 	"github.com/adsync/adsync/internal/store"
 	"github.com/adsync/adsync/internal/tasks"
 )
@@ -21,7 +21,8 @@ import (
 // repeated), so a run never pages without bound, and lists the account
 // again (a reconcile pass) when the listing moved under the run. A page the
 // ledger already holds is not fetched again: its task only re-enqueues what
-// the page left pending.
+// the page left pending. The work is fanned out with its slots of the
+// client's budget booked (package fanout).
 func (h *Handlers) fetchPage(ctx context.Context, t *asynq.Task) error {
 	p, err := tasks.DecodeFetchPage(t.Payload())
 	if err != nil {
@@ -36,9 +37,9 @@ func (h *Handlers) fetchPage(ctx context.Context, t *asynq.Task) error {
 	if done {
 		log.InfoContext(ctx, "page already recorded; not fetched again", "pass", res.Pass,
 			"saves_pending", len(res.PendingItems), "pages_pending", len(res.PendingPages))
-		// Not paced: its tasks are most likely queued already, and a plan
-		// for them would push the client's later work back for nothing.
-		return h.enqueuePending(ctx, p, res, nil)
+		// Not booked: its tasks are most likely queued already, holding
+		// their slots.
+		return h.fanOut.EnqueueUnbooked(ctx, pending(p, res))
 	}
 	page, err := h.platform.ListCampaigns(ctx, p.ClientID, p.Page, p.PageSize)
 	if err != nil {
@@ -67,14 +68,8 @@ func (h *Handlers) fetchPage(ctx context.Context, t *asynq.Task) error {
 		return h.outcome(err, p.ClientID)
 	}
 	h.metrics.PageFetched(p.ClientID)
-	// The pages this page planned are fetched at once, ahead of its saves:
-	// they reveal more work.
-	delays, err := h.pace(ctx, p.ClientID, len(res.PendingPages), len(res.PendingItems))
-	if err != nil {
+	if err := h.fanOut.Enqueue(ctx, pending(p, res)); err != nil {
 		return h.outcome(err, p.ClientID)
-	}
-	if err := h.enqueuePending(ctx, p, res, delays); err != nil {
-		return err
 	}
 	log.InfoContext(ctx, "page fetched", "pass", res.Pass, "records", len(items), "saves_enqueued", len(res.PendingItems),
 		"pages_enqueued", len(res.PendingPages), "has_more", page.Pagination.HasMore, "total", page.Pagination.Total)
@@ -84,30 +79,11 @@ func (h *Handlers) fetchPage(ctx context.Context, t *asynq.Task) error {
 	return nil
 }
 
-// enqueuePending enqueues a fetch task per pending page of the result's
-// listing pass, first because pages reveal more work, and a save task per
-// pending item of the page, each after its delay (nil: at once); tasks
-// already queued keep their place.
-func (h *Handlers) enqueuePending(ctx context.Context, p tasks.FetchPage, res store.PageResult, delays []time.Duration) error {
-	if err := h.queue.EnqueuePassPages(ctx, p.RunID, p.ClientID, p.PageSize, res.Pass, res.PendingPages); err != nil {
-		return err
-	}
-	return h.queue.EnqueueSaves(ctx, p.RunID, p.ClientID, p.Page, res.PendingItems, delays)
-}
-
-// pace plans when n new save tasks of the client should run, after pages
-// page fetches: at the pace its rate budget can serve their sync calls, so
-// that they do not all queue at once and cycle through the queue for
-// budget. Without sync calls a save spends no budget and runs at once.
-func (h *Handlers) pace(ctx context.Context, clientID string, pages, n int) ([]time.Duration, error) {
-	if !h.syncCall || h.pacer == nil {
-		return nil, nil
-	}
-	delays, err := h.pacer.Pace(ctx, clientID, pages, n)
-	if err != nil {
-		return nil, fmt.Errorf("pace the saves: %w", err)
-	}
-	return delays, nil
+// pending is the work a page left pending: the pages its listing pass
+// still has to fetch and the page's records still to save.
+func pending(p tasks.FetchPage, res store.PageResult) fanout.Work {
+	return fanout.Work{RunID: p.RunID, ClientID: p.ClientID, PageSize: p.PageSize, Pass: res.Pass, Pages: res.PendingPages,
+		Saves: []fanout.PageItems{{Page: p.Page, Items: res.PendingItems}}}
 }
 
 func taskID(ctx context.Context) string {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/adsync/adsync/internal/fanout"
 	"github.com/adsync/adsync/internal/platform"
 	"github.com/adsync/adsync/internal/ratelimit"
 	"github.com/adsync/adsync/internal/store"
@@ -19,8 +20,7 @@ import (
 type Handlers struct {
 	platform *platform.Client
 	store    *store.Store
-	queue    *tasks.Queue
-	pacer    *ratelimit.Limiter
+	fanOut   *fanout.FanOut
 	syncCall bool
 	// reconcilePasses is Options.ReconcilePasses resolved.
 	reconcilePasses int
@@ -44,10 +44,8 @@ type Metrics interface {
 type Options struct {
 	Platform *platform.Client
 	Store    *store.Store
-	Queue    *tasks.Queue
-	// Pacer, when not nil, spreads each page's save tasks over the time
-	// the client's budget can serve their sync calls.
-	Pacer *ratelimit.Limiter
+	// FanOut enqueues the work each page reveals.
+	FanOut *fanout.FanOut
 	// SyncCall makes the save handler call the platform's per-campaign
 	// sync endpoint before saving (SYNC_CALL).
 	SyncCall bool
@@ -96,7 +94,7 @@ func New(o Options) *Handlers {
 	if o.ReconcilePasses != nil {
 		passes = min(max(*o.ReconcilePasses, 0), maxReconcilePasses)
 	}
-	return &Handlers{platform: o.Platform, store: o.Store, queue: o.Queue, pacer: o.Pacer, syncCall: o.SyncCall,
+	return &Handlers{platform: o.Platform, store: o.Store, fanOut: o.FanOut, syncCall: o.SyncCall,
 		reconcilePasses: passes,
 		waits: waits{lead: o.RequeueLead, storeDown: o.StoreDownWait, storeDownMax: max(o.StoreDownMaxWait, o.StoreDownWait),
 			unconfigured: cmp.Or(o.UnconfiguredWait, DefaultUnconfiguredWait)},

@@ -48,7 +48,7 @@ func BenchmarkReserve(b *testing.B) {
 // commandstats.
 func BenchmarkFence(b *testing.B) {
 	rdb := privateRedisB(b)
-	unfenced := redis.NewScript("local function fence() end\n" + reserveSrc)
+	unfenced := redis.NewScript("local function fence() end\n" + slotSrc + reserveSrc)
 	l := newLimiter(b, rdb, Options{Limit: 1 << 30, Window: time.Millisecond, MaxInPlaceWait: time.Second})
 	run := func(b *testing.B, s *redis.Script, client string) {
 		stamps, blocked, tickets := l.keys(client)
@@ -56,8 +56,8 @@ func BenchmarkFence(b *testing.B) {
 		require.NoError(b, s.Load(b.Context(), rdb).Err())
 		require.NoError(b, rdb.ConfigResetStat(b.Context()).Err())
 		for b.Loop() {
-			if err := s.Run(b.Context(), rdb, keys, l.opts.Limit, l.span, l.maxWait, l.bookAhead,
-				expirySlack.Milliseconds(), "", l.fence).Err(); err != nil {
+			if err := s.Run(b.Context(), rdb, keys, l.opts.Limit, l.span, l.maxWait,
+				expirySlack.Milliseconds(), "", l.fence, l.now()).Err(); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -1,10 +1,11 @@
 -- block.lua: push "blocked until" to now + ARGV[1] microseconds, never back.
 --
--- KEYS[1]  "blocked until", microseconds on the Redis clock
+-- KEYS[1]  "blocked until", microseconds
 -- ARGV[1]  block length, microseconds (> 0)
 -- ARGV[2]  expiry slack, milliseconds
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+-- ARGV[3]  now, microseconds
+-- Tickets the block covers are void: reserve.lua and book.lua drop them.
+local now = tonumber(ARGV[3])
 local blocked_until = now + tonumber(ARGV[1])
 
 local current = redis.call('GET', KEYS[1])

@@ -11,50 +11,62 @@
 // # Algorithm
 //
 // Each client has a Redis sorted set of send stamps, scored in microseconds
-// of the Redis server's clock (TIME), so every machine reads one clock, and
-// a "blocked until" key written by Limiter.Block. Each decision is one Lua
-// script, which Redis runs atomically. Let span = Window + Margin and let
-// s_L be the L-th most recent stamp (L = Limit). A reservation at Redis
-// time now gets the stamp
+// of the callers' clocks (Options.Clock, passed to every script, so tests
+// can set it), and a "blocked until" key written by Limiter.Block. Each
+// decision is one Lua script, which Redis runs atomically. Let span =
+// Window + Margin and let s_L be the L-th most recent stamp (L = Limit). A
+// booking at time now gets the stamp
 //
 //	t = max(now, blockedUntil, s_L + span)
 //
-// If t - now <= MaxInPlaceWait the script adds t, possibly in the future,
-// and the caller waits t - now before sending. Otherwise the caller is sent
-// away, so it can put its task back in the queue rather than hold a worker
-// slot; whether t is booked for it then is the subject of tickets.
+// (slot.lua). There is one way to book; it serves two moments.
 //
-// # Tickets
+// # Booking: a slot per task, when the task is created
 //
-// A caller that names itself a holder (WithHolder, in practice a queue task
-// ID) and whose slot is further away than MaxInPlaceWait, but within
-// BookAhead, has the slot booked all the same as its ticket, kept in a
-// third sorted set, and is told to come back shortly before it. On its next
-// Reserve it claims that very slot, unless a block has covered it since. A
-// task that leaves the queue and returns therefore keeps its place in line:
-// whatever was dequeued meanwhile lines up behind it. A ticket is an
-// ordinary stamp, so the exactness argument below is unchanged; a ticket
-// never claimed (its work was cancelled) or claimed too late (see Wait) is a
-// slot spent for nothing, never an extra send.
+// When work is fanned out (the pages a page reveals and its saves, or a
+// resumed run's lost work: package fanout), Limiter.Book books one stamp
+// per task, in order, and records it as that task's ticket (a third sorted
+// set: member = the task's id, the holder, score = its stamp). The task is
+// queued to run shortly before its slot (returnLead). When it runs, Wait,
+// under its id as holder (WithHolder), claims the ticket and sleeps the rest
+// in place. A task that was given its place in line at creation keeps it
+// whatever else the queue hands out meanwhile, and never cycles through the
+// queue asking for budget it cannot have yet.
 //
-// # Pacing
+// Any send without a ticket (a retry, a task replayed from asynqmon, an
+// in-place retry of a failed request, work fanned out without booking)
+// books at the moment it asks, by the same rule. If the slot is at most
+// MaxInPlaceWait away the caller sleeps until it; otherwise the slot is
+// booked as its ticket all the same and the caller is told to come back
+// shortly before it (*NoBudgetError), so that waiting for budget goes back
+// to the queue instead of holding a worker. An anonymous caller (no holder)
+// cannot come back for a ticket and books nothing then.
 //
-// Limiter.Pace plans n future sends of a client one span/L apart, from the
-// later of its next free slot and the end of its previous plan, and keeps
-// only that end. It books nothing, so it cannot break the limit; callers use
-// it to hold work out of the queue until shortly before its slot, so that a
-// burst of work does not cycle through the queue asking for budget it cannot
-// have yet. Work sent away with a ticket and paced work are both due back
-// the same lead before their slots (returnLead), chosen so that a queue
-// that schedules to the whole second never hands them back too early to
-// sleep in place.
+// A ticket is an ordinary stamp, so the exactness argument below is
+// unchanged; a ticket never claimed (its work was cancelled or deleted) or
+// claimed too late (see late slots) is a slot spent for nothing, never an
+// extra send. A block (a 429, or the failover fence) voids the tickets it
+// covers: their holders book anew when they come, after the block.
+//
+// The lead: asynq schedules to the whole second, so a task due at 10.9 s
+// may run from 10.0 s on. Due returnLead before its slot, it arrives at
+// most a second earlier still, within MaxInPlaceWait of the slot when that
+// is over a second, and at least returnLead early, which leaves room for a
+// busy queue.
+//
+// This replaced an advisory pace plan, tickets only for tasks already sent
+// back, and a separate lead for 429s: with every task booked when created,
+// a 50-client run sends a fraction of its tasks back to the queue instead
+// of about one per campaign (docs/benchmarks.md).
 //
 // # Why this is exact for a sliding window
 //
 // Stamps are appended in order: a new t is never before an existing stamp,
-// because the newest stamp was chosen the same way from an earlier now, a
-// block that can only have grown (or has expired, so lies in the past) and
-// an older L-th stamp. So with stamps s_1 <= s_2 <= ..., every s_i >=
+// because the newest stamp was chosen the same way from an earlier (or
+// equal) now, a block that can only have grown (or has expired, so lies in
+// the past) and an older L-th stamp. (Clocks of different processes that
+// disagree by less than the margin can put a stamp that much before the
+// newest; the margin covers it, as it covers the delay below.) So with stamps s_1 <= s_2 <= ..., every s_i >=
 // s_(i-L) + span, and no interval shorter than span holds L+1 stamps: its
 // first and last would be L apart in order but less than span apart in
 // time. Conversely the (L+1)-th send goes exactly span after the first, so
@@ -101,6 +113,12 @@
 // set with it, and the block key when the block ends: an idle client costs
 // one short key, the ID of the primary that last wrote its budget.
 //
+// # What each script is for
+//
+// slot.lua (the rule, shared), reserve.lua (one send: claim a ticket or
+// book), book.lua (a fan-out's tickets), restamp.lua (a late slot),
+// block.lua and blocked.lua (429s), fence.lua (failover, shared).
+//
 // # Failover
 //
 // Redis replicates asynchronously: when a primary dies, the replica that
@@ -125,8 +143,15 @@
 // costs no round trip. Its cost is one to one and a half windows per
 // client per failover (62 to 92 s at the real pace, 2 to 2.6 s at time
 // scale 60) and about 10 microseconds of Redis time per decision
-// (BenchmarkFence). It assumes that the Redis servers' clocks agree to
-// within the margin, as NTP keeps them.
+// (BenchmarkFence).
+//
+// # Whose clock
+//
+// The time of a decision comes from the calling process (Options.Clock),
+// not from Redis TIME: tests then set it and assert exact slots, and a
+// failover to a Redis server with another clock moves nothing. The price is
+// that the worker machines' clocks must agree to well within the margin, as
+// NTP keeps them; a skew adds to the delay spread the margin must cover.
 //
 // # Why not a token bucket
 //

@@ -11,7 +11,7 @@
 -- with the first decision on the new primary, whichever process makes it.
 --
 -- primary_key  the ID of the primary that last wrote the client's budget
--- blocked_key  "blocked until", microseconds on the Redis clock
+-- blocked_key  "blocked until", microseconds
 -- Returns true when it fenced.
 local function fence(primary_key, blocked_key, now, length, slack)
   local info = redis.call('INFO', 'replication')

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/adsync/adsync/internal/clock"
 )
 
 // ErrEmptyClientID is returned (wrapped) when a method is called with an
@@ -28,9 +30,8 @@ type Limiter struct {
 	// span is Window + Margin in whole microseconds, rounded up so that
 	// the rounding errs towards waiting longer.
 	span int64
-	// maxWait and bookAhead are MaxInPlaceWait and BookAhead in whole
-	// microseconds, rounded down.
-	maxWait, bookAhead int64
+	// maxWait is MaxInPlaceWait in whole microseconds, rounded down.
+	maxWait int64
 	// fence is how long a client's budget is blocked at least when its
 	// first decision on a new primary finds that the primary changed
 	// (fence.lua): span and MaxInPlaceWait, in microseconds. See
@@ -49,26 +50,25 @@ func New(rdb redis.UniversalClient, opts Options) (*Limiter, error) {
 	}
 	span := int64((opts.Window + opts.Margin + time.Microsecond - 1) / time.Microsecond)
 	return &Limiter{
-		rdb:       rdb,
-		opts:      opts,
-		span:      span,
-		maxWait:   opts.MaxInPlaceWait.Microseconds(),
-		bookAhead: opts.BookAhead.Microseconds(),
-		fence:     span + opts.MaxInPlaceWait.Microseconds() + 1,
+		rdb:     rdb,
+		opts:    opts,
+		span:    span,
+		maxWait: opts.MaxInPlaceWait.Microseconds(),
+		fence:   span + opts.MaxInPlaceWait.Microseconds() + 1,
 	}, nil
 }
 
-// Reserve books the client's next free send slot if it is at most
-// MaxInPlaceWait away, and returns how long the caller must wait before
-// sending (0: send now; negative: the caller's ticket is that late). The
-// slot counts against the budget whether or not the caller then sends.
+// Reserve decides one send for the client and returns how long the caller
+// must wait before sending (0: send now; negative: the caller's ticket is
+// that late). A holder (WithHolder) with a ticket claims it; any other
+// caller books the client's next free slot. The slot counts against the
+// budget whether or not the caller then sends.
 //
-// If the next slot is further away, Reserve returns a *NoBudgetError so that
-// the caller can requeue its work instead of holding a worker. When ctx
-// names a holder (WithHolder) and the slot is at most BookAhead away, the
-// slot is booked as that holder's ticket, and the holder's next Reserve
-// claims it: a task that leaves the queue and comes back keeps its place in
-// line instead of racing for a slot again.
+// If the slot is more than MaxInPlaceWait away, Reserve returns a
+// *NoBudgetError so that the caller can requeue its work instead of holding
+// a worker. A holder's slot is booked all the same as its ticket, which its
+// next Reserve claims: a task that leaves the queue and comes back keeps its
+// place in line. An anonymous caller books nothing then.
 func (l *Limiter) Reserve(ctx context.Context, clientID string) (time.Duration, error) {
 	wait, _, err := l.reserve(ctx, clientID)
 	return wait, err
@@ -83,7 +83,7 @@ func (l *Limiter) reserve(ctx context.Context, clientID string) (time.Duration, 
 	holder, _ := ctx.Value(holderKey{}).(string)
 	stamps, blocked, tickets := l.keys(clientID)
 	res, err := reserveScript.Run(ctx, l.rdb, []string{stamps, blocked, tickets, l.primaryKey(clientID)},
-		l.opts.Limit, l.span, l.maxWait, l.bookAhead, expirySlack.Milliseconds(), holder, l.fenceFor(clientID)).Int64Slice()
+		l.opts.Limit, l.span, l.maxWait, expirySlack.Milliseconds(), holder, l.fenceFor(clientID), l.now()).Int64Slice()
 	if err == nil && len(res) != 4 {
 		err = fmt.Errorf("unexpected script reply %v", res)
 	}
@@ -92,7 +92,7 @@ func (l *Limiter) reserve(ctx context.Context, clientID string) (time.Duration, 
 	}
 	wait := time.Duration(res[1]) * time.Microsecond
 	if res[0] == 0 {
-		nb := &NoBudgetError{ClientID: clientID, Wait: wait, Booked: res[2] == 1, ComeBackIn: l.comeBackIn(wait, res[2] == 1)}
+		nb := &NoBudgetError{ClientID: clientID, Wait: wait, Booked: res[2] == 1, ComeBackIn: max(wait-l.returnLead(), 0)}
 		if l.opts.Observer != nil {
 			l.opts.Observer.NoBudget(clientID, wait)
 		}
@@ -102,18 +102,6 @@ func (l *Limiter) reserve(ctx context.Context, clientID string) (time.Duration, 
 		l.opts.Observer.Waited(clientID, max(wait, 0))
 	}
 	return wait, res[3], nil
-}
-
-// comeBackIn is how long a caller sent away should stay away. A ticket
-// holder is due back returnLead before its slot; a caller without a ticket
-// returns when the free slot it saw would be half the booking horizon away,
-// which keeps the line of booked slots from running dry.
-func (l *Limiter) comeBackIn(wait time.Duration, booked bool) time.Duration {
-	early := l.returnLead()
-	if !booked && l.opts.BookAhead > l.opts.MaxInPlaceWait {
-		early = l.opts.BookAhead / 2
-	}
-	return max(wait-early, 0)
 }
 
 // queueGranularity is how early a queue may hand back work due at a given
@@ -152,19 +140,19 @@ func (l *Limiter) returnLead() time.Duration {
 // used.
 func (l *Limiter) Wait(ctx context.Context, clientID string) error {
 	for {
-		asked := time.Now()
+		asked := l.opts.Clock.Now()
 		d, stamp, err := l.reserve(ctx, clientID)
 		if err != nil {
 			return err
 		}
 		if d > 0 {
-			if err := Sleep(ctx, d); err != nil {
+			if err := clock.Sleep(ctx, d); err != nil {
 				return fmt.Errorf("ratelimit: wait for client %q: %w", clientID, err)
 			}
 		}
 		// The slot lies between asked+d and the reply's arrival+d: measured
 		// from the earlier bound, lateness is never underestimated.
-		late := time.Since(asked) - d
+		late := l.opts.Clock.Now().Sub(asked) - d
 		if l.opts.Margin == 0 || late <= l.opts.Margin/2 {
 			return nil
 		}
@@ -188,25 +176,11 @@ func (l *Limiter) Wait(ctx context.Context, clientID string) error {
 func (l *Limiter) restamp(ctx context.Context, clientID string, stamp int64) (bool, error) {
 	stamps, blocked, _ := l.keys(clientID)
 	moved, err := restampScript.Run(ctx, l.rdb, []string{stamps, blocked, l.primaryKey(clientID)},
-		l.opts.Limit, l.span, stamp, expirySlack.Milliseconds(), l.fenceFor(clientID)).Int64()
+		l.opts.Limit, l.span, stamp, expirySlack.Milliseconds(), l.fenceFor(clientID), l.now()).Int64()
 	if err != nil {
 		return false, fmt.Errorf("ratelimit: move a late slot of client %q: %w", clientID, err)
 	}
 	return moved == 1, nil
-}
-
-// Sleep waits d or until ctx ends, whichever comes first: the wait for a
-// rate budget in place, here and in callers that must wait out a budget
-// themselves.
-func Sleep(ctx context.Context, d time.Duration) error {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // Block makes every reservation for the client, by every process, wait
@@ -222,7 +196,7 @@ func (l *Limiter) Block(ctx context.Context, clientID string, d time.Duration) e
 	}
 	_, blocked, _ := l.keys(clientID)
 	micros := int64((d + time.Microsecond - 1) / time.Microsecond)
-	if err := blockScript.Run(ctx, l.rdb, []string{blocked}, micros, expirySlack.Milliseconds()).Err(); err != nil {
+	if err := blockScript.Run(ctx, l.rdb, []string{blocked}, micros, expirySlack.Milliseconds(), l.now()).Err(); err != nil {
 		return fmt.Errorf("ratelimit: block client %q: %w", clientID, err)
 	}
 	return nil
@@ -235,13 +209,18 @@ func (l *Limiter) BlockedFor(ctx context.Context, clientID string) (time.Duratio
 		return 0, fmt.Errorf("ratelimit: blocked for: %w", ErrEmptyClientID)
 	}
 	_, blocked, _ := l.keys(clientID)
-	// Run, not RunRO: a read-only script may go to a replica, whose TIME is
-	// another machine's clock.
-	micros, err := blockedScript.Run(ctx, l.rdb, []string{blocked}).Int64()
+	// Run, not RunRO: a read-only script may go to a replica, which may
+	// lag behind the primary.
+	micros, err := blockedScript.Run(ctx, l.rdb, []string{blocked}, l.now()).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("ratelimit: blocked for client %q: %w", clientID, err)
 	}
 	return time.Duration(micros) * time.Microsecond, nil
+}
+
+// now is the time of a decision, in microseconds of Options.Clock.
+func (l *Limiter) now() int64 {
+	return l.opts.Clock.Now().UnixMicro()
 }
 
 // keys returns the client's stamp set, block key and ticket set.
@@ -265,11 +244,6 @@ func (l *Limiter) fenceFor(clientID string) int64 {
 // client's budget (fence.lua).
 func (l *Limiter) primaryKey(clientID string) string {
 	return l.clientKey(clientID, "primary")
-}
-
-// paceKey holds the end of the client's last plan (Pace).
-func (l *Limiter) paceKey(clientID string) string {
-	return l.clientKey(clientID, "pace")
 }
 
 // clientKey names one of the client's keys. The client ID is a Redis

@@ -18,35 +18,34 @@ import (
 func TestReserveWaitsUntilOldestStampPlusSpan(t *testing.T) {
 	t.Parallel()
 	rdb := testenv.Redis(t)
+	clk := newManualClock()
 	const span = 320 * time.Millisecond
-	l := newLimiter(t, rdb, Options{Limit: 3, Window: 300 * time.Millisecond, Margin: 20 * time.Millisecond, MaxInPlaceWait: time.Second})
+	l := newLimiter(t, rdb, Options{Limit: 3, Window: 300 * time.Millisecond, Margin: 20 * time.Millisecond,
+		MaxInPlaceWait: time.Second, Clock: clk})
+	t0 := clk.Now().UnixMicro()
 
-	start := time.Now()
-	for range 3 {
+	for i := range 3 {
 		d, err := l.Reserve(t.Context(), "c")
 		require.NoError(t, err)
 		require.Zero(t, d)
+		clk.Add(10 * time.Millisecond * time.Duration(i+1))
 	}
+	// Now t0+60ms: the first stamp (t0) leaves room at t0+span.
 	d, err := l.Reserve(t.Context(), "c")
 	require.NoError(t, err)
-	elapsed := time.Since(start)
-	// The fourth decision came between 0 and elapsed after the first.
-	require.LessOrEqual(t, d, span)
-	require.GreaterOrEqual(t, d, span-elapsed-time.Millisecond)
-
-	_, err = l.Reserve(t.Context(), "c")
+	require.Equal(t, span-60*time.Millisecond, d)
+	d, err = l.Reserve(t.Context(), "c")
 	require.NoError(t, err)
-	s := stampScores(t, rdb, l, "c")
-	require.Len(t, s, 5)
-	require.Equal(t, s[0]+span.Microseconds(), s[3], "4th stamp is exactly one span after the 1st")
-	require.Equal(t, s[1]+span.Microseconds(), s[4], "5th stamp is exactly one span after the 2nd")
+	require.Equal(t, span-60*time.Millisecond+10*time.Millisecond, d, "a span after the second stamp")
+	require.Equal(t, []int64{t0, t0 + 10_000, t0 + 30_000, t0 + micros(span), t0 + 10_000 + micros(span)},
+		stampScores(t, rdb, l, "c"))
 }
 
 // One client's exhausted budget does not delay another client.
 func TestClientsHaveSeparateBudgets(t *testing.T) {
 	t.Parallel()
 	rdb := testenv.Redis(t)
-	l := newLimiter(t, rdb, Options{Limit: 2, Window: 10 * time.Second, MaxInPlaceWait: 20 * time.Second})
+	l := newLimiter(t, rdb, Options{Limit: 2, Window: 10 * time.Second, MaxInPlaceWait: 20 * time.Second, Clock: newManualClock()})
 
 	for range 3 {
 		_, err := l.Reserve(t.Context(), "a")
@@ -57,35 +56,29 @@ func TestClientsHaveSeparateBudgets(t *testing.T) {
 	require.Zero(t, d)
 }
 
-// Beyond MaxInPlaceWait, Reserve and Wait refuse with *NoBudgetError and
-// book nothing: the next caller still gets the same slot.
-func TestNoBudgetBooksNothing(t *testing.T) {
+// Beyond MaxInPlaceWait, an anonymous caller is refused with
+// *NoBudgetError and books nothing: the next caller still gets the slot.
+func TestAnonymousRefusalBooksNothing(t *testing.T) {
 	t.Parallel()
 	rdb := testenv.Redis(t)
-	opts := Options{Limit: 2, Window: 2 * time.Second, MaxInPlaceWait: 100 * time.Millisecond}
+	clk := newManualClock()
+	opts := Options{Limit: 2, Window: 2 * time.Second, MaxInPlaceWait: 100 * time.Millisecond, Clock: clk}
 	l := newLimiter(t, rdb, opts)
 
 	for range 2 {
 		_, err := l.Reserve(t.Context(), "c")
 		require.NoError(t, err)
 	}
+	clk.Add(500 * time.Millisecond)
 	_, err := l.Reserve(t.Context(), "c")
 	var nb *NoBudgetError
 	require.ErrorAs(t, err, &nb)
 	require.Equal(t, "c", nb.ClientID)
-	require.Greater(t, nb.Wait, time.Second)
-	require.LessOrEqual(t, nb.Wait, opts.Window)
+	require.Equal(t, 1500*time.Millisecond, nb.Wait)
+	require.False(t, nb.Booked)
 	require.Contains(t, err.Error(), `client "c"`)
 	require.ErrorAs(t, l.Wait(t.Context(), "c"), &nb)
-	require.Len(t, stampScores(t, rdb, l, "c"), 2)
-
-	opts.MaxInPlaceWait = 5 * time.Second
-	patient := newLimiter(t, rdb, opts)
-	_, err = patient.Reserve(t.Context(), "c")
-	require.NoError(t, err)
-	s := stampScores(t, rdb, l, "c")
-	require.Len(t, s, 3)
-	require.Equal(t, s[0]+opts.Window.Microseconds(), s[2], "the refused calls took no slot")
+	require.Len(t, stampScores(t, rdb, l, "c"), 2, "the refused calls took no slot")
 }
 
 // A holder sent away gets a ticket: its slot is booked at once, so the
@@ -94,7 +87,8 @@ func TestNoBudgetBooksNothing(t *testing.T) {
 func TestHoldersSentAwayKeepTheirPlace(t *testing.T) {
 	t.Parallel()
 	rdb := testenv.Redis(t)
-	opts := Options{Limit: 2, Window: time.Second, MaxInPlaceWait: 100 * time.Millisecond, BookAhead: 10 * time.Second}
+	clk := newManualClock()
+	opts := Options{Limit: 2, Window: time.Second, MaxInPlaceWait: 100 * time.Millisecond, Clock: clk}
 	l := newLimiter(t, rdb, opts)
 	for range 2 {
 		_, err := l.Reserve(t.Context(), "c")
@@ -106,62 +100,88 @@ func TestHoldersSentAwayKeepTheirPlace(t *testing.T) {
 		var nb *NoBudgetError
 		require.ErrorAs(t, err, &nb)
 		require.True(t, nb.Booked, "holder %d gets a ticket", i)
-		require.Equal(t, nb.Wait-opts.MaxInPlaceWait/2, nb.ComeBackIn, "back half an in-place wait early")
+		require.Equal(t, nb.Wait-l.returnLead(), nb.ComeBackIn, "back a lead before its slot")
 		waits = append(waits, nb.Wait)
 	}
-	const tolerance = 30 * time.Millisecond
-	for i, want := range []time.Duration{time.Second, time.Second, 2 * time.Second, 2 * time.Second, 3 * time.Second} {
-		require.InDelta(t, float64(want), float64(waits[i]), float64(tolerance), "ticket %d: %v", i, waits)
-	}
+	require.Equal(t, []time.Duration{time.Second, time.Second, 2 * time.Second, 2 * time.Second, 3 * time.Second}, waits)
 	require.Len(t, stampScores(t, rdb, l, "c"), 7, "tickets are bookings")
 
-	// An anonymous caller cannot come back for a ticket: it books nothing
-	// and sees the slot after the last ticket.
-	_, err := l.Reserve(t.Context(), "c")
+	// Asking again before its slot is in reach keeps the ticket.
+	_, err := l.Reserve(WithHolder(t.Context(), "task0"), "c")
 	var nb *NoBudgetError
 	require.ErrorAs(t, err, &nb)
-	require.False(t, nb.Booked)
-	require.InDelta(t, float64(3*time.Second), float64(nb.Wait), float64(tolerance))
-
-	// Asking again before its slot is in reach keeps the ticket.
-	_, err = l.Reserve(WithHolder(t.Context(), "task0"), "c")
-	require.ErrorAs(t, err, &nb)
 	require.True(t, nb.Booked)
-	require.InDelta(t, float64(waits[0]), float64(nb.Wait), float64(tolerance), "the same slot")
+	require.Equal(t, waits[0], nb.Wait, "the same slot")
 	require.Len(t, stampScores(t, rdb, l, "c"), 7, "asking again books nothing new")
 
 	// Within reach, the holder claims its own slot and waits for it.
-	time.Sleep(waits[0] - opts.MaxInPlaceWait/2)
+	clk.Add(waits[0] - l.returnLead())
 	d, err := l.Reserve(WithHolder(t.Context(), "task0"), "c")
 	require.NoError(t, err)
-	require.LessOrEqual(t, d, opts.MaxInPlaceWait)
+	require.Equal(t, l.returnLead(), d)
 	require.Len(t, stampScores(t, rdb, l, "c"), 7, "the claim books nothing new")
 	// The ticket is spent: asking again books a new slot at the end.
 	_, err = l.Reserve(WithHolder(t.Context(), "task0"), "c")
 	require.ErrorAs(t, err, &nb)
-	require.Greater(t, nb.Wait, 2*time.Second)
+	require.Equal(t, 3*time.Second-(waits[0]-l.returnLead()), nb.Wait)
 }
 
-// A holder whose slot lies beyond BookAhead is sent away without a ticket,
-// told to come back when the free slot it saw is half of BookAhead away.
-func TestNoTicketBeyondBookAhead(t *testing.T) {
+// Book lines holders up in order by the exact rule, as their tickets, and
+// tells each how long to stay out of the queue; booking them again books
+// nothing new; each holder then claims its own slot.
+func TestBookLinesUpHoldersInOrder(t *testing.T) {
 	t.Parallel()
 	rdb := testenv.Redis(t)
-	opts := Options{Limit: 1, Window: time.Second, MaxInPlaceWait: 100 * time.Millisecond, BookAhead: 1500 * time.Millisecond}
+	clk := newManualClock()
+	opts := Options{Limit: 2, Window: time.Second, MaxInPlaceWait: 1500 * time.Millisecond, Clock: clk}
 	l := newLimiter(t, rdb, opts)
-	ctx := WithHolder(t.Context(), "t")
-	_, err := l.Reserve(t.Context(), "c")
+	lead := l.returnLead()
+	require.Equal(t, 500*time.Millisecond, lead)
+
+	holders := []string{"p2", "p3", "s1", "s2", "s3"}
+	due, err := l.Book(t.Context(), "c", holders)
 	require.NoError(t, err)
-	_, err = l.Reserve(WithHolder(t.Context(), "first"), "c")
+	require.Equal(t, []time.Duration{0, 0, time.Second - lead, time.Second - lead, 2*time.Second - lead}, due)
+	again, err := l.Book(t.Context(), "c", holders)
+	require.NoError(t, err)
+	require.Equal(t, due, again, "a holder keeps its ticket")
+	require.Len(t, stampScores(t, rdb, l, "c"), 5)
+
+	// s3 comes back when it was told to and claims its own slot, although
+	// an anonymous caller took the other slot at 2 s in between.
+	clk.Add(due[4])
+	d, err := l.Reserve(t.Context(), "c")
+	require.NoError(t, err)
+	require.Equal(t, 2*time.Second-due[4], d, "the free slot is the one the tickets left at 2 s")
+	d, err = l.Reserve(WithHolder(t.Context(), "s3"), "c")
+	require.NoError(t, err)
+	require.Equal(t, lead, d)
+
+	none, err := l.Book(t.Context(), "c", nil)
+	require.NoError(t, err)
+	require.Empty(t, none)
+}
+
+// A block that covers a ticket's slot voids the ticket: the holder's next
+// ask books a slot after the block instead; Book does the same.
+func TestBlockVoidsTicketsItCovers(t *testing.T) {
+	t.Parallel()
+	rdb := testenv.Redis(t)
+	clk := newManualClock()
+	l := newLimiter(t, rdb, Options{Limit: 1, Window: time.Second, MaxInPlaceWait: 100 * time.Millisecond, Clock: clk})
+	due, err := l.Book(t.Context(), "c", []string{"a", "b"})
+	require.NoError(t, err)
+	require.Equal(t, []time.Duration{0, time.Second - l.returnLead()}, due)
+
+	require.NoError(t, l.Block(t.Context(), "c", 5*time.Second))
+	_, err = l.Reserve(WithHolder(t.Context(), "b"), "c")
 	var nb *NoBudgetError
 	require.ErrorAs(t, err, &nb)
-	require.True(t, nb.Booked, "1 s ahead is within BookAhead")
-
-	_, err = l.Reserve(ctx, "c")
-	require.ErrorAs(t, err, &nb)
-	require.False(t, nb.Booked, "2 s ahead is beyond BookAhead")
-	require.Equal(t, nb.Wait-opts.BookAhead/2, nb.ComeBackIn)
-	require.Len(t, stampScores(t, rdb, l, "c"), 2)
+	require.True(t, nb.Booked)
+	require.Equal(t, 5*time.Second, nb.Wait, "the new ticket comes when the block ends")
+	due, err = l.Book(t.Context(), "c", []string{"a"})
+	require.NoError(t, err)
+	require.Equal(t, []time.Duration{6*time.Second - l.returnLead()}, due, "a's ticket was void too")
 }
 
 // ticketAfterOneSend spends client c's only slot of the window, then has
@@ -179,22 +199,6 @@ func ticketAfterOneSend(t *testing.T, l *Limiter) (context.Context, *NoBudgetErr
 	return ctx, nb
 }
 
-// A block that covers a ticket's slot voids the ticket: the holder's next
-// ask books a slot after the block instead.
-func TestBlockVoidsTicketsItCovers(t *testing.T) {
-	t.Parallel()
-	rdb := testenv.Redis(t)
-	l := newLimiter(t, rdb, Options{Limit: 1, Window: time.Second, MaxInPlaceWait: 100 * time.Millisecond, BookAhead: 10 * time.Second})
-	ctx, nb := ticketAfterOneSend(t, l)
-	require.Less(t, nb.Wait, 1100*time.Millisecond)
-
-	require.NoError(t, l.Block(t.Context(), "c", 5*time.Second))
-	_, err := l.Reserve(ctx, "c")
-	require.ErrorAs(t, err, &nb)
-	require.True(t, nb.Booked)
-	require.Greater(t, nb.Wait, 4900*time.Millisecond, "the new ticket comes after the block")
-}
-
 // A holder back too late for its ticket, with nothing booked after it,
 // sends at once: its stamp moves to the present rather than leave a slot
 // spent for nothing and queue the send behind every later booking.
@@ -202,17 +206,15 @@ func TestWaitMovesALateSlotThatStillFits(t *testing.T) {
 	t.Parallel()
 	rdb := testenv.Redis(t)
 	obs := &recorder{}
+	clk := newManualClock()
 	l := newLimiter(t, rdb, Options{Limit: 1, Window: 200 * time.Millisecond, Margin: 40 * time.Millisecond,
-		MaxInPlaceWait: 50 * time.Millisecond, BookAhead: 5 * time.Second, Observer: obs})
+		MaxInPlaceWait: 50 * time.Millisecond, Observer: obs, Clock: clk})
 	ctx, nb := ticketAfterOneSend(t, l)
-	booked := stampScores(t, rdb, l, "c")
 
-	time.Sleep(nb.Wait + 150*time.Millisecond)
+	clk.Add(nb.Wait + 150*time.Millisecond)
 	require.NoError(t, l.Wait(ctx, "c"))
-	// The first send has aged out of the set by now.
 	s := stampScores(t, rdb, l, "c")
-	require.Len(t, s, 1, "the late slot moved; none was added")
-	require.GreaterOrEqual(t, s[0]-booked[1], (150 * time.Millisecond).Microseconds(), "the stamp is where the send is")
+	require.Equal(t, []int64{clk.Now().UnixMicro()}, s, "the late slot moved to the present; none was added")
 	obs.mu.Lock()
 	defer obs.mu.Unlock()
 	require.Empty(t, obs.gaveUp)
@@ -225,27 +227,25 @@ func TestWaitGivesUpALateSlotThatNoLongerFits(t *testing.T) {
 	t.Parallel()
 	rdb := testenv.Redis(t)
 	obs := &recorder{}
+	clk := newManualClock()
 	const span = 240 * time.Millisecond
 	l := newLimiter(t, rdb, Options{Limit: 1, Window: 200 * time.Millisecond, Margin: 40 * time.Millisecond,
-		MaxInPlaceWait: 50 * time.Millisecond, BookAhead: 5 * time.Second, Observer: obs})
+		MaxInPlaceWait: 50 * time.Millisecond, Observer: obs, Clock: clk})
+	t0 := clk.Now().UnixMicro()
 	ctx, nb := ticketAfterOneSend(t, l)
 	_, err := l.Reserve(WithHolder(t.Context(), "next"), "c")
 	require.ErrorAs(t, err, new(*NoBudgetError), "a second holder books the slot a span after the first's")
 
-	time.Sleep(nb.Wait + 150*time.Millisecond)
+	clk.Add(nb.Wait + 150*time.Millisecond)
 	err = l.Wait(ctx, "c")
 	require.ErrorAs(t, err, &nb, "the late ticket is not used; the next slot is a span after the last booking")
 	require.True(t, nb.Booked)
 	// The first send has aged out of the set by now.
-	s := stampScores(t, rdb, l, "c")
-	require.Len(t, s, 3, "the slot given up stays counted")
-	for i := 1; i < len(s); i++ {
-		require.Equal(t, s[i-1]+span.Microseconds(), s[i], "every stamp is a span after the one before")
-	}
+	require.Equal(t, []int64{t0 + micros(span), t0 + 2*micros(span), t0 + 3*micros(span)}, stampScores(t, rdb, l, "c"),
+		"the slot given up stays counted")
 	obs.mu.Lock()
 	defer obs.mu.Unlock()
-	require.Len(t, obs.gaveUp, 1, "the observer hears of the slot given up")
-	require.Greater(t, obs.gaveUp[0], 100*time.Millisecond)
+	require.Equal(t, []time.Duration{150 * time.Millisecond}, obs.gaveUp, "the observer hears of the slot given up")
 }
 
 // A Wait whose context ends while it sleeps returns the context's error,
@@ -274,7 +274,7 @@ func TestObserverSeesDecisions(t *testing.T) {
 	t.Parallel()
 	rdb := testenv.Redis(t)
 	obs := &recorder{}
-	l := newLimiter(t, rdb, Options{Limit: 1, Window: time.Minute, Observer: obs})
+	l := newLimiter(t, rdb, Options{Limit: 1, Window: time.Minute, Observer: obs, Clock: newManualClock()})
 
 	_, err := l.Reserve(t.Context(), "c")
 	require.NoError(t, err)
@@ -284,8 +284,7 @@ func TestObserverSeesDecisions(t *testing.T) {
 	obs.mu.Lock()
 	defer obs.mu.Unlock()
 	require.Equal(t, []time.Duration{0}, obs.waited)
-	require.Len(t, obs.noBudget, 1)
-	require.Greater(t, obs.noBudget[0], 59*time.Second)
+	require.Equal(t, []time.Duration{time.Minute}, obs.noBudget)
 }
 
 // Every method refuses an empty client ID.
@@ -296,6 +295,8 @@ func TestEmptyClientIDIsRefused(t *testing.T) {
 	_, err := l.Reserve(t.Context(), "")
 	require.ErrorIs(t, err, ErrEmptyClientID)
 	require.ErrorIs(t, l.Wait(t.Context(), ""), ErrEmptyClientID)
+	_, err = l.Book(t.Context(), "", []string{"a"})
+	require.ErrorIs(t, err, ErrEmptyClientID)
 	require.ErrorIs(t, l.Block(t.Context(), "", time.Second), ErrEmptyClientID)
 	_, err = l.BlockedFor(t.Context(), "")
 	require.ErrorIs(t, err, ErrEmptyClientID)
@@ -310,6 +311,8 @@ func TestRedisErrorsAreWrapped(t *testing.T) {
 
 	_, err := l.Reserve(t.Context(), "c")
 	require.ErrorContains(t, err, `ratelimit: reserve for client "c"`)
+	_, err = l.Book(t.Context(), "c", []string{"a"})
+	require.ErrorContains(t, err, `ratelimit: book 1 sends for client "c"`)
 	err = l.Block(t.Context(), "c", time.Second)
 	require.ErrorContains(t, err, `ratelimit: block client "c"`)
 	_, err = l.BlockedFor(t.Context(), "c")

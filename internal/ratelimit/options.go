@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/adsync/adsync/internal/clock"
 )
 
 // DefaultKeyPrefix is the prefix of every Redis key the limiter writes when
@@ -30,20 +32,12 @@ type Options struct {
 	// refused.
 	Margin time.Duration
 
-	// MaxInPlaceWait is the longest wait that Reserve books and Wait sleeps
-	// through. A caller whose next slot is further away gets a
-	// *NoBudgetError, so it can put its task back in the queue instead of
-	// holding a worker. Zero means only an immediate slot is booked; negative
-	// is refused.
+	// MaxInPlaceWait is the longest wait that Wait sleeps through. A
+	// caller whose slot is further away gets a *NoBudgetError, so it can put
+	// its task back in the queue instead of holding a worker; a holder's slot
+	// is booked as its ticket all the same. Zero means only an immediate slot
+	// is used in place; negative is refused.
 	MaxInPlaceWait time.Duration
-
-	// BookAhead is the furthest a slot is booked for a caller that leaves
-	// and comes back for it (a holder, see WithHolder), so that its place in
-	// line is kept while it does not hold a worker. A slot booked for a
-	// caller that never returns is wasted, so this bounds the waste when
-	// work is cancelled. Zero, or no more than MaxInPlaceWait, books nothing
-	// ahead; negative is refused.
-	BookAhead time.Duration
 
 	// KeyPrefix starts every Redis key of the limiter. Empty means
 	// DefaultKeyPrefix.
@@ -51,6 +45,11 @@ type Options struct {
 
 	// Observer, when not nil, is told about every decision, for metrics.
 	Observer Observer
+
+	// Clock tells the time every decision is made at; nil means
+	// clock.System. Every process sharing a budget must read clocks that
+	// agree to well within Margin, as NTP keeps them.
+	Clock clock.Clock
 }
 
 // Observer receives the limiter's decisions, so that metrics can be kept
@@ -85,14 +84,14 @@ func (o *Options) validate() error {
 	if o.MaxInPlaceWait < 0 {
 		errs = append(errs, fmt.Errorf("option MaxInPlaceWait must not be negative, got %s", o.MaxInPlaceWait))
 	}
-	if o.BookAhead < 0 {
-		errs = append(errs, fmt.Errorf("option BookAhead must not be negative, got %s", o.BookAhead))
-	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("ratelimit: invalid options: %w", err)
 	}
 	if o.KeyPrefix == "" {
 		o.KeyPrefix = DefaultKeyPrefix
+	}
+	if o.Clock == nil {
+		o.Clock = clock.System
 	}
 	return nil
 }

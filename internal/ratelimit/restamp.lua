@@ -1,14 +1,15 @@
 -- restamp.lua: move the stamp of a send that is about to go late to now,
 -- if it still fits; atomic because Redis runs a script alone. See doc.go.
 --
--- KEYS[1]  sorted set of send stamps; score = microseconds on the Redis clock
--- KEYS[2]  "blocked until", microseconds on the Redis clock; absent if none
+-- KEYS[1]  sorted set of send stamps; score = microseconds
+-- KEYS[2]  "blocked until", microseconds; absent if none
 -- KEYS[3]  ID of the primary that last wrote the budget (fence.lua)
 -- ARGV[1]  limit: stamps allowed in any span
 -- ARGV[2]  span: window + margin, microseconds
 -- ARGV[3]  the late stamp's score
 -- ARGV[4]  expiry slack, milliseconds
 -- ARGV[5]  fence length after a primary change, microseconds
+-- ARGV[6]  now, microseconds
 -- Returns 1 if the stamp now lies at the present moment (send at once), 0
 -- if it stays where it was (a stamp booked after it leaves no room).
 local limit = tonumber(ARGV[1])
@@ -16,8 +17,7 @@ local span = tonumber(ARGV[2])
 local old = ARGV[3]
 local slack = tonumber(ARGV[4])
 
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local now = tonumber(ARGV[6])
 fence(KEYS[3], KEYS[2], now, tonumber(ARGV[5]), slack)
 if now < tonumber(redis.call('GET', KEYS[2]) or '0') then
   return 0

@@ -9,15 +9,24 @@ import (
 // The Lua scripts live in their own files so they read as Lua; each is run
 // with EVALSHA, falling back to EVAL once per Redis server. The scripts that
 // book or move stamps start with fence.lua, so that the first decision on a
-// newly promoted primary fences the client's budget. Every key of a script
-// is one client's (clientKey), in one Redis Cluster hash slot.
+// newly promoted primary fences the client's budget, and those that book
+// share slot.lua's rule. Every key of a script is one client's (clientKey),
+// in one Redis Cluster hash slot. The time is always an argument, read from
+// Options.Clock, so that tests can assert exact slots.
 var (
 	//go:embed fence.lua
 	fenceSrc string
 
+	//go:embed slot.lua
+	slotSrc string
+
 	//go:embed reserve.lua
 	reserveSrc    string
-	reserveScript = redis.NewScript(fenceSrc + reserveSrc)
+	reserveScript = redis.NewScript(fenceSrc + slotSrc + reserveSrc)
+
+	//go:embed book.lua
+	bookSrc    string
+	bookScript = redis.NewScript(fenceSrc + slotSrc + bookSrc)
 
 	//go:embed block.lua
 	blockSrc    string
@@ -30,8 +39,4 @@ var (
 	//go:embed restamp.lua
 	restampSrc    string
 	restampScript = redis.NewScript(fenceSrc + restampSrc)
-
-	//go:embed pace.lua
-	paceSrc    string
-	paceScript = redis.NewScript(fenceSrc + paceSrc)
 )

@@ -1,7 +1,7 @@
 // Package redisconn turns REDIS_URL into the two handles adsync needs on
 // one Redis deployment: asynq's RedisConnOpt (for asynqmon, which builds
 // its own client from it) and a go-redis UniversalClient (for asynq's
-// server, client and inspector, the rate limiter and the planner). Three
+// server, client and inspector, the rate limiter and the run starter). Three
 // deployments are understood:
 //
 //	redis://[user:password@]host:port[/db]          one server (rediss:// for TLS)

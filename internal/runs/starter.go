@@ -7,12 +7,11 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
-	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/adsync/adsync/internal/ratelimit"
+	"github.com/adsync/adsync/internal/fanout"
 	"github.com/adsync/adsync/internal/store"
 	"github.com/adsync/adsync/internal/tasks"
 )
@@ -23,17 +22,17 @@ type Starter struct {
 	queue     *tasks.Queue
 	rdb       redis.UniversalClient
 	inspector *asynq.Inspector
-	pacer     *ratelimit.Limiter
+	fanOut    *fanout.FanOut
 	pageSize  int
 	log       *slog.Logger
 }
 
-// NewStarter builds a Starter; rdb is the Redis holding the queues, pageSize
-// is PAGE_SIZE. pacer, when not nil, paces the saves that Resume enqueues
-// again, as the workers pace a page's (wiring.Pacer).
-func NewStarter(st *store.Store, q *tasks.Queue, rdb redis.UniversalClient, pageSize int, pacer *ratelimit.Limiter, log *slog.Logger) *Starter {
+// NewStarter builds a Starter; rdb is the Redis holding the queues,
+// pageSize is PAGE_SIZE, and fo enqueues the work Resume finds gone, as the
+// workers enqueue a page's.
+func NewStarter(st *store.Store, q *tasks.Queue, rdb redis.UniversalClient, pageSize int, fo *fanout.FanOut, log *slog.Logger) *Starter {
 	return &Starter{store: st, queue: q, rdb: rdb, inspector: asynq.NewInspectorFromRedisClient(rdb),
-		pacer: pacer, pageSize: pageSize, log: log}
+		fanOut: fo, pageSize: pageSize, log: log}
 }
 
 // Started is the outcome of starting one client's run.
@@ -125,28 +124,14 @@ func (s *Starter) Resume(ctx context.Context) ([]Resumed, error) {
 		if err != nil {
 			return out, err
 		}
-		if err := s.queue.EnqueuePassPages(ctx, r.ID, r.ClientID, s.pageSize, u.Run.ListPass, pages); err != nil {
-			return out, err
-		}
 		res := Resumed{RunID: r.ID, ClientID: r.ClientID, Pages: len(pages), Archived: archived}
-		for _, items := range byPage {
-			res.Items += len(items)
-		}
-		// As when a page is fetched: the pages go at once but count in
-		// the plan, and the saves follow at the client's pace.
-		delays, err := s.pace(ctx, r.ClientID, len(pages), res.Items)
-		if err != nil {
-			return out, err
-		}
+		w := fanout.Work{RunID: r.ID, ClientID: r.ClientID, PageSize: s.pageSize, Pass: u.Run.ListPass, Pages: pages}
 		for _, page := range slices.Sorted(maps.Keys(byPage)) {
-			items := byPage[page]
-			var due []time.Duration
-			if delays != nil {
-				due, delays = delays[:len(items)], delays[len(items):]
-			}
-			if err := s.queue.EnqueueSaves(ctx, r.ID, r.ClientID, page, items, due); err != nil {
-				return out, err
-			}
+			w.Saves = append(w.Saves, fanout.PageItems{Page: page, Items: byPage[page]})
+			res.Items += len(byPage[page])
+		}
+		if err := s.fanOut.Enqueue(ctx, w); err != nil {
+			return out, err
 		}
 		if res.Pages+res.Items+res.Archived > 0 {
 			s.log.Info("run resumed", "client", r.ClientID, "run", r.ID, "pages", res.Pages,
@@ -155,17 +140,4 @@ func (s *Starter) Resume(ctx context.Context) ([]Resumed, error) {
 		out = append(out, res)
 	}
 	return out, nil
-}
-
-// pace plans n saves of the client after pages fetches, or returns nil
-// without a pacer.
-func (s *Starter) pace(ctx context.Context, clientID string, pages, n int) ([]time.Duration, error) {
-	if s.pacer == nil {
-		return nil, nil
-	}
-	delays, err := s.pacer.Pace(ctx, clientID, pages, n)
-	if err != nil {
-		return nil, fmt.Errorf("runs: pace the resumed work of client %q: %w", clientID, err)
-	}
-	return delays, nil
 }

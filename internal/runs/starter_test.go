@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/adsync/adsync/internal/fanout"
 	"github.com/adsync/adsync/internal/runs"
 	"github.com/adsync/adsync/internal/store"
 	"github.com/adsync/adsync/internal/tasks"
@@ -51,11 +52,12 @@ func setup(t *testing.T) *testBundle {
 }
 
 // newStarter builds a Starter with an asynq client of its own, as a newly
-// started enqueuer process has. No pacer: the saves Resume enqueues are due
-// at once, so that the test finds them among the pending tasks.
+// started enqueuer process has. Its fan-out books no slots: the work Resume
+// enqueues is due at once, so that the test finds it among the pending
+// tasks.
 func (b *testBundle) newStarter() (*runs.Starter, *tasks.Queue) {
 	queue := tasks.NewQueue(asynq.NewClientFromRedisClient(b.rdb), 3, time.Minute)
-	return runs.NewStarter(b.store, queue, b.rdb, pageSize, nil, slog.New(slog.NewTextHandler(b.logs, nil))), queue
+	return runs.NewStarter(b.store, queue, b.rdb, pageSize, fanout.New(queue, nil, true), slog.New(slog.NewTextHandler(b.logs, nil))), queue
 }
 
 // taskIDs lists the ids of the queue's tasks that are due now.

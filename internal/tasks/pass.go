@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/hibiken/asynq"
 )
@@ -20,8 +21,13 @@ func FetchPassPageID(runID int64, pass, page int) string {
 }
 
 // EnqueuePassPages enqueues a fetch-page task for each page of a run's
-// listing pass.
-func (q *Queue) EnqueuePassPages(ctx context.Context, runID int64, clientID string, pageSize, pass int, pages []int) error {
+// listing pass. delays, when not nil, holds for each page how long its task
+// waits in the queue before it may run (see fanout).
+func (q *Queue) EnqueuePassPages(ctx context.Context, runID int64, clientID string, pageSize, pass int, pages []int,
+	delays []time.Duration) error {
+	if delays != nil && len(delays) != len(pages) {
+		return fmt.Errorf("tasks: %d delays for %d pages of run %d", len(delays), len(pages), runID)
+	}
 	jobs := make([]job, len(pages))
 	for i, page := range pages {
 		payload, err := json.Marshal(FetchPage{RunID: runID, ClientID: clientID, Page: page, PageSize: pageSize})
@@ -29,6 +35,9 @@ func (q *Queue) EnqueuePassPages(ctx context.Context, runID int64, clientID stri
 			return fmt.Errorf("tasks: encode page %d of run %d: %w", page, runID, err)
 		}
 		jobs[i] = job{task: asynq.NewTask(TypeFetchPage, payload), queue: QueuePages, id: FetchPassPageID(runID, pass, page)}
+		if delays != nil {
+			jobs[i].in = delays[i]
+		}
 	}
 	return q.enqueueAll(ctx, jobs)
 }

@@ -46,12 +46,12 @@ type job struct {
 // EnqueuePages enqueues a fetch-page task for each page of a run's first
 // listing pass.
 func (q *Queue) EnqueuePages(ctx context.Context, runID int64, clientID string, pageSize int, pages []int) error {
-	return q.EnqueuePassPages(ctx, runID, clientID, pageSize, 0, pages)
+	return q.EnqueuePassPages(ctx, runID, clientID, pageSize, 0, pages, nil)
 }
 
 // EnqueueSaves enqueues a save task for each item of a page of a run, many
 // at once. delays, when not nil, holds for each item how long its task waits
-// in the queue before it may run (see ratelimit.Limiter.Pace).
+// in the queue before it may run (see fanout).
 func (q *Queue) EnqueueSaves(ctx context.Context, runID int64, clientID string, page int, items []store.Item,
 	delays []time.Duration) error {
 	if delays != nil && len(delays) != len(items) {

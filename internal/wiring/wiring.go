@@ -13,10 +13,12 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/adsync/adsync/internal/config"
+	"github.com/adsync/adsync/internal/fanout"
 	"github.com/adsync/adsync/internal/platform"
 	"github.com/adsync/adsync/internal/ratelimit"
 	"github.com/adsync/adsync/internal/redisconn"
 	"github.com/adsync/adsync/internal/store"
+	"github.com/adsync/adsync/internal/tasks"
 )
 
 // Redis returns asynq's connection option and a go-redis client for the
@@ -50,17 +52,19 @@ func Store(ctx context.Context, cfg config.Config) (*store.Store, error) {
 func Limiter(rdb redis.UniversalClient, cfg config.Config, obs ratelimit.Observer) (*ratelimit.Limiter, error) {
 	return ratelimit.New(rdb, ratelimit.Options{
 		Limit: cfg.RateLimit, Window: cfg.RateWindow, Margin: cfg.RateMargin,
-		MaxInPlaceWait: cfg.RateWaitInPlace, BookAhead: cfg.RateBookAhead, Observer: obs,
+		MaxInPlaceWait: cfg.RateWaitInPlace, Observer: obs,
 	})
 }
 
-// Pacer builds the limiter that paces save tasks, or returns nil when saves
-// make no sync call (SYNC_CALL=false) and so spend no rate budget.
-func Pacer(rdb redis.UniversalClient, cfg config.Config) (*ratelimit.Limiter, error) {
-	if !cfg.SyncCall {
-		return nil, nil
+// FanOut builds what enqueues a run's work with its slots of the shared
+// budget booked (package fanout), for processes that do not send requests
+// themselves and so have no limiter of their own, such as the enqueuer.
+func FanOut(rdb redis.UniversalClient, cfg config.Config, q *tasks.Queue) (*fanout.FanOut, error) {
+	lim, err := Limiter(rdb, cfg, nil)
+	if err != nil {
+		return nil, err
 	}
-	return Limiter(rdb, cfg, nil)
+	return fanout.New(q, lim, cfg.SyncCall), nil
 }
 
 // TransientRetriesInPlace is how many times a worker retries a transiently

@@ -15,6 +15,7 @@ import (
 
 	"github.com/adsync/adsync/internal/clients"
 	"github.com/adsync/adsync/internal/config"
+	"github.com/adsync/adsync/internal/fanout"
 	"github.com/adsync/adsync/internal/logging"
 	"github.com/adsync/adsync/internal/metrics"
 	"github.com/adsync/adsync/internal/pipeline"
@@ -64,15 +65,12 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	client := asynq.NewClientFromRedisClient(rdb)
 	queue := tasks.NewQueue(client, cfg.TaskMaxRetry, TaskTimeout(cfg))
+	fanOut := fanout.New(queue, lim, cfg.SyncCall)
 	handlers := pipeline.New(pipeline.Options{
-		Platform: pc, Store: st, Queue: queue, Pacer: lim, SyncCall: cfg.SyncCall,
+		Platform: pc, Store: st, FanOut: fanOut, SyncCall: cfg.SyncCall,
 		RequeueLead: cfg.RateWaitInPlace / 2, StoreDownWait: cfg.RetryBackoffMin, StoreDownMaxWait: cfg.RetryBackoffMax, ReconcilePasses: &cfg.ListReconcilePasses, Logger: log, Metrics: m,
 	})
-	pacer, err := wiring.Pacer(rdb, cfg)
-	if err != nil {
-		return err
-	}
-	watch := newFailoverWatch(rdb, runs.NewStarter(st, queue, rdb, cfg.PageSize, pacer, log), log)
+	watch := newFailoverWatch(rdb, runs.NewStarter(st, queue, rdb, cfg.PageSize, fanOut, log), log)
 	mux := asynq.NewServeMux()
 	health := &redisHealth{}
 	rdb.AddHook(health)

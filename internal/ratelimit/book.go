@@ -1,0 +1,48 @@
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Book books the client's next free slots, one per holder in order, as the
+// holders' tickets, and returns for each how long its work should stay out
+// of the queue: until shortly before its slot (returnLead), so that it
+// comes back in time to claim the slot in Wait and sleep the rest in place.
+// A holder that already has a ticket keeps it, so booking the same work
+// again (a retried fan-out) books nothing new.
+//
+// It is how work that is fanned out (a page's saves, the pages it reveals,
+// a resumed run) is given its place in line when it is created: each task
+// is queued for its own slot instead of queueing at once and cycling
+// through the queue for budget it cannot have yet. A slot booked for work
+// that never comes (cancelled, deleted by hand) is spent for nothing; it is
+// never an extra send.
+func (l *Limiter) Book(ctx context.Context, clientID string, holders []string) ([]time.Duration, error) {
+	if clientID == "" {
+		return nil, fmt.Errorf("ratelimit: book: %w", ErrEmptyClientID)
+	}
+	if len(holders) == 0 {
+		return nil, nil
+	}
+	stamps, blocked, tickets := l.keys(clientID)
+	args := make([]any, 0, 5+len(holders))
+	args = append(args, l.opts.Limit, l.span, expirySlack.Milliseconds(), l.fenceFor(clientID), l.now())
+	for _, h := range holders {
+		args = append(args, h)
+	}
+	res, err := bookScript.Run(ctx, l.rdb, []string{stamps, blocked, tickets, l.primaryKey(clientID)}, args...).Int64Slice()
+	if err == nil && len(res) != len(holders) {
+		err = fmt.Errorf("unexpected script reply of %d slots", len(res))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ratelimit: book %d sends for client %q: %w", len(holders), clientID, err)
+	}
+	lead := l.returnLead()
+	due := make([]time.Duration, len(res))
+	for i, slot := range res {
+		due[i] = max(time.Duration(slot)*time.Microsecond-lead, 0)
+	}
+	return due, nil
+}

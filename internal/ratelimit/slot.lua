@@ -1,0 +1,50 @@
+-- slot.lua: prepended, after fence.lua, to the scripts that book stamps (see
+-- scripts.go). doc.go says why next_slot is exact for a sliding window.
+--
+-- The next free slot at or after at: a new stamp must lie at least a span
+-- after the limit-th most recent stamp, so that it and the limit-1 more
+-- recent ones never share a span.
+local function next_slot(stamps_key, limit, span, at)
+  local kth = redis.call('ZRANGE', stamps_key, -limit, -limit, 'WITHSCORES')
+  if #kth == 2 and tonumber(kth[2]) + span > at then
+    return tonumber(kth[2]) + span
+  end
+  return at
+end
+
+-- Adds a stamp at at. Several stamps can share a score (a burst at the end
+-- of a block); the member only has to be unique, and stamps of one score
+-- are trimmed together. The newest stamp stops mattering one span after it,
+-- so the set expires then; at is the newest stamp, so the expiry only ever
+-- moves later. Returns that expiry, for the ticket set.
+local function add_stamp(stamps_key, at, span, slack)
+  local n = redis.call('ZCOUNT', stamps_key, at, at)
+  redis.call('ZADD', stamps_key, at, string.format('%.0f:%d', at, n))
+  local expiry = math.ceil((at + span) / 1000) + slack
+  redis.call('PEXPIREAT', stamps_key, expiry)
+  return expiry
+end
+
+-- The holder's ticket (its booked stamp), if it has one that no block has
+-- covered since it was booked. A covered ticket is dropped: its stamp stays
+-- counted (a slot spent for nothing, never an extra send) and its holder
+-- books anew.
+local function ticket_of(tickets_key, holder, blocked)
+  local ticket = redis.call('ZSCORE', tickets_key, holder)
+  if not ticket then
+    return nil
+  end
+  ticket = tonumber(ticket)
+  if ticket < blocked then
+    redis.call('ZREM', tickets_key, holder)
+    return nil
+  end
+  return ticket
+end
+
+-- Forgets the stamps and tickets at or before now - span: they cannot share
+-- a span with a new stamp, which is never earlier than now.
+local function trim(stamps_key, tickets_key, now, span)
+  redis.call('ZREMRANGEBYSCORE', stamps_key, '-inf', now - span)
+  redis.call('ZREMRANGEBYSCORE', tickets_key, '-inf', now - span)
+end
