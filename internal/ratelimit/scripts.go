@@ -28,6 +28,10 @@ var (
 	bookSrc    string
 	bookScript = redis.NewScript(fenceSrc + slotSrc + bookSrc)
 
+	//go:embed hedge.lua
+	hedgeSrc    string
+	hedgeScript = redis.NewScript(fenceSrc + slotSrc + hedgeSrc)
+
 	//go:embed block.lua
 	blockSrc    string
 	blockScript = redis.NewScript(blockSrc)
