@@ -110,6 +110,9 @@ type Resumed struct {
 // letters, so the run can end. Work still queued is left alone, and a
 // repeated save changes nothing, so Resume is safe to run at any time.
 func (s *Starter) Resume(ctx context.Context) ([]Resumed, error) {
+	if err := s.publishQueues(ctx); err != nil {
+		return nil, err
+	}
 	runs, err := s.store.RunningRuns(ctx)
 	if err != nil {
 		return nil, err

@@ -244,6 +244,30 @@ func TestResumeEnqueuesLostWorkAndRecordsArchivedTasks(t *testing.T) {
 	require.Equal(t, []runs.Resumed{{RunID: run, ClientID: "acme"}}, again, "nothing left to put back")
 }
 
+// A task archived in a queue that asynq's index no longer lists (Redis lost
+// its data, and the worker's long-lived client enqueued into the queue
+// again without listing it) is still found archived and recorded.
+func TestResumeFindsTasksInQueuesAsynqForgot(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	started, err := b.starter.Start(ctx, []string{"acme"})
+	require.NoError(t, err)
+	run := started[0].RunID
+	_, err = b.store.RecordPage(ctx, store.FetchedPage{RunID: run, Page: 1, Items: items(1, 1), PlanThrough: 1, Total: 1})
+	require.NoError(t, err)
+	require.NoError(t, b.queue.EnqueueSaves(ctx, run, "acme", 1, items(1, 1), nil))
+	require.NoError(t, b.inspector.ArchiveTask(tasks.QueueSaves, tasks.SaveID(run, "campaign_1")))
+	require.NoError(t, b.rdb.Del(ctx, "asynq:queues").Err())
+
+	resumed, err := b.starter.Resume(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []runs.Resumed{{RunID: run, ClientID: "acme", Archived: 1}}, resumed)
+	queues, err := b.inspector.Queues()
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{tasks.QueuePages, tasks.QueueSaves}, queues, "asynqmon lists the queues again")
+}
+
 // Resume looks only at running runs: an ended run's leftovers stay as the
 // ledger recorded them.
 func TestResumeLeavesEndedRuns(t *testing.T) {
