@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/adsync/adsync/internal/config"
+	"github.com/adsync/adsync/internal/pipeline"
 	"github.com/adsync/adsync/internal/platform"
 	"github.com/adsync/adsync/internal/ratelimit"
 	"github.com/adsync/adsync/internal/redisconn"
@@ -63,25 +64,19 @@ func Pacer(rdb redis.UniversalClient, cfg config.Config) (*ratelimit.Limiter, er
 	return Limiter(rdb, cfg, nil)
 }
 
-// TransientRetriesInPlace is how many times a worker retries a transiently
-// failed platform request before the task goes back to the queue for its
-// retry. Two: the reference platform fails every fifth list call, so a
-// retry fails again one time in five, and two in a row one time in 25;
-// each in-place retry holds a worker slot for RETRY_BACKOFF_MIN or twice
-// that.
-const TransientRetriesInPlace = 2
-
 // Platform builds the platform client; creds looks a client's credentials
-// up for each request (the live client list's Credentials).
+// up for each request (the live client list's Credentials). Its in-place
+// retries of transient failures follow the task policy.
 func Platform(cfg config.Config, creds func(string) (platform.Credentials, bool), lim platform.Limiter, obs platform.Observer, log *slog.Logger) (*platform.Client, error) {
+	policy := pipeline.NewPolicy(cfg)
 	return platform.New(platform.Options{
-		BaseURL:             cfg.PlatformURL,
-		Timeout:             cfg.PlatformTimeout,
-		Credentials:         creds,
-		Limiter:             lim,
-		Observer:            obs,
-		Logger:              log,
-		TransientRetries:    TransientRetriesInPlace,
-		RetryTransientAfter: cfg.RetryBackoffMin,
+		BaseURL:        cfg.PlatformURL,
+		Timeout:        cfg.PlatformTimeout,
+		Credentials:    creds,
+		Limiter:        lim,
+		Observer:       obs,
+		Logger:         log,
+		InPlaceRetries: policy.InPlaceRetries(),
+		InPlaceDelay:   policy.InPlaceDelay,
 	})
 }

@@ -63,10 +63,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	client := asynq.NewClientFromRedisClient(rdb)
-	queue := tasks.NewQueue(client, cfg.TaskMaxRetry, TaskTimeout(cfg))
+	policy := pipeline.NewPolicy(cfg)
+	queue := tasks.NewQueue(client, policy.MaxRetry(), policy.TaskTimeout())
 	handlers := pipeline.New(pipeline.Options{
 		Platform: pc, Store: st, Queue: queue, Pacer: lim, SyncCall: cfg.SyncCall,
-		RequeueLead: cfg.RateWaitInPlace / 2, StoreDownWait: cfg.RetryBackoffMin, StoreDownMaxWait: cfg.RetryBackoffMax, ReconcilePasses: &cfg.ListReconcilePasses, Logger: log, Metrics: m,
+		Policy: policy, ReconcilePasses: &cfg.ListReconcilePasses, Logger: log, Metrics: m,
 	})
 	pacer, err := wiring.Pacer(rdb, cfg)
 	if err != nil {
@@ -88,7 +89,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Concurrency:              cfg.WorkerConcurrency,
 		Queues:                   tasks.QueueWeights,
 		IsFailure:                pipeline.IsFailure,
-		RetryDelayFunc:           pipeline.RetryDelay(cfg.RetryBackoffMin, cfg.RetryBackoffMax),
+		RetryDelayFunc:           policy.RetryDelay,
 		DelayedTaskCheckInterval: cfg.QueuePollInterval,
 		TaskCheckInterval:        cfg.QueuePollInterval,
 		ShutdownTimeout:          cfg.ShutdownTimeout,
@@ -115,13 +116,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	return nil
 }
 
-// TaskTimeout bounds one run of a task: its requests, each cut at
-// PLATFORM_TIMEOUT (the first, one after a 401 with its token fetch, and the
-// in-place retries of transient failures), an in-place rate-limit wait
-// before each, the pauses before the retries, and the database write.
-func TaskTimeout(cfg config.Config) time.Duration {
-	counted := 2 + wiring.TransientRetriesInPlace
-	pauses := time.Duration(1<<wiring.TransientRetriesInPlace - 1)
-	return time.Duration(counted+2)*cfg.PlatformTimeout + time.Duration(counted)*cfg.RateWaitInPlace +
-		pauses*cfg.RetryBackoffMin + 30*time.Second
-}
+// TaskTimeout is the task policy's bound on one run of a task
+// (pipeline.Policy.TaskTimeout), for the parts outside the worker that
+// enqueue tasks.
+func TaskTimeout(cfg config.Config) time.Duration { return pipeline.NewPolicy(cfg).TaskTimeout() }
