@@ -537,7 +537,7 @@ func countLines(p *proc, after, msg string) int {
 
 // retryBudget is the shortest time a task can keep failing before it is
 // dead-lettered: the sum of its backoffs at the lowest jitter (half), as
-// pipeline.RetryDelay computes them, not counting the attempts themselves.
+// pipeline.Policy.RetryDelay computes them, not counting the attempts themselves.
 func retryBudget(maxRetry int, lo, hi time.Duration) time.Duration {
 	var total time.Duration
 	for n := 0; n < maxRetry; n++ {

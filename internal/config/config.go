@@ -57,7 +57,10 @@ type Config struct {
 
 	// TaskMaxRetry is how often a failing task is retried before it is
 	// dead-lettered; RetryBackoffMin and RetryBackoffMax bound its
-	// exponential backoff.
+	// exponential backoff, and also the platform client's in-place retries
+	// and the wait of a task that met a database outage. The task policy
+	// (pipeline.Policy) derives every one of those waits, and the task
+	// timeout, from these, PLATFORM_TIMEOUT and RATE_WAIT_IN_PLACE.
 	TaskMaxRetry    int           `env:"TASK_MAX_RETRY" envDefault:"10"`
 	RetryBackoffMin time.Duration `env:"RETRY_BACKOFF_MIN" envDefault:"1s"`
 	RetryBackoffMax time.Duration `env:"RETRY_BACKOFF_MAX" envDefault:"10m"`

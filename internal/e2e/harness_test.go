@@ -20,7 +20,6 @@ import (
 	"github.com/adsync/adsync/internal/mock"
 	"github.com/adsync/adsync/internal/runs"
 	"github.com/adsync/adsync/internal/store"
-	"github.com/adsync/adsync/internal/tasks"
 	"github.com/adsync/adsync/internal/testenv"
 	"github.com/adsync/adsync/internal/wiring"
 	"github.com/adsync/adsync/internal/worker"
@@ -142,7 +141,7 @@ func (b *bundle) startWorker(t *testing.T) (stop func()) {
 func (b *bundle) starter(t *testing.T) *runs.Starter {
 	t.Helper()
 	aq := asynq.NewClientFromRedisClient(b.rdb)
-	q := tasks.NewQueue(aq, b.cfg.TaskMaxRetry, worker.TaskTimeout(b.cfg))
+	q := wiring.Queue(aq, b.cfg)
 	fo, err := wiring.FanOut(b.rdb, b.cfg, q)
 	require.NoError(t, err)
 	return runs.NewStarter(b.store, q, b.rdb, b.cfg.PageSize, fo, slog.New(slog.NewJSONHandler(b.logs, nil)))

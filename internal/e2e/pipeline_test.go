@@ -12,7 +12,7 @@ import (
 	"github.com/adsync/adsync/internal/store"
 	"github.com/adsync/adsync/internal/tasks"
 	"github.com/adsync/adsync/internal/testenv"
-	"github.com/adsync/adsync/internal/worker"
+	"github.com/adsync/adsync/internal/wiring"
 )
 
 // One client, 100 campaigns, default faults (a 503 on every 5th list
@@ -107,7 +107,7 @@ func TestPageDeliveredAgainIsNotFetchedAgain(t *testing.T) {
 	require.Equal(t, store.StatusDone, runs[0].Status, "reason: %s", runs[0].Reason)
 	counted := b.mock.Stats().Clients["acme"].Counted
 
-	q := tasks.NewQueue(asynq.NewClientFromRedisClient(b.rdb), b.cfg.TaskMaxRetry, worker.TaskTimeout(b.cfg))
+	q := wiring.Queue(asynq.NewClientFromRedisClient(b.rdb), b.cfg)
 	require.NoError(t, q.EnqueuePages(context.Background(), runs[0].ID, "acme", b.cfg.PageSize, []int{1, 2}))
 	inspector := asynq.NewInspectorFromRedisClient(b.rdb)
 	testenv.WaitFor(t, time.Minute, "both page tasks to run again and complete", func() bool {

@@ -11,9 +11,7 @@ import (
 	"github.com/adsync/adsync/internal/config"
 	"github.com/adsync/adsync/internal/runs"
 	"github.com/adsync/adsync/internal/store"
-	"github.com/adsync/adsync/internal/tasks"
 	"github.com/adsync/adsync/internal/wiring"
-	"github.com/adsync/adsync/internal/worker"
 )
 
 // env is what a command works with; connections open on first use, so
@@ -53,7 +51,7 @@ func (e *env) starter(ctx context.Context) (*runs.Starter, error) {
 		}
 		e.rdb, e.aq = rdb, asynq.NewClientFromRedisClient(rdb)
 	}
-	q := tasks.NewQueue(e.aq, e.cfg.TaskMaxRetry, worker.TaskTimeout(e.cfg))
+	q := wiring.Queue(e.aq, e.cfg)
 	fo, err := wiring.FanOut(e.rdb, e.cfg, q)
 	if err != nil {
 		return nil, err

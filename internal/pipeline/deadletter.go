@@ -10,59 +10,71 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/adsync/adsync/internal/clock"
 	"github.com/adsync/adsync/internal/platform"
 	"github.com/adsync/adsync/internal/store"
 )
 
-// deadLettering wraps a handler with the bookkeeping of failures: it logs
-// each failed attempt, and when asynq is about to archive the task (a
-// permanent error, or the last retry spent) it first records the dead letter
-// and ends the item or page in the ledger, so no record is lost when asynq's
-// bounded archive drops old tasks.
-func (h *Handlers) deadLettering(next asynq.HandlerFunc) asynq.HandlerFunc {
+// settling wraps a handler with the policy: for each failed attempt,
+// decide says whether the task goes back to the queue, is retried or is a
+// dead letter, and settling makes it so. A dead letter is recorded in the
+// ledger (and the item or page ended) before asynq archives the task, so
+// no record is lost when asynq's bounded archive drops old tasks.
+//
+// Every task is enqueued with one asynq retry more than TASK_MAX_RETRY
+// (tasks.Queue), which the policy never spends on a failure: asynq v0.26
+// archives a task that errs on its last attempt whatever IsFailure says,
+// so a task that must wait (for budget, for the database) goes back to the
+// queue on every attempt, and none sleeps in its worker slot.
+func (h *Handlers) settling(next asynq.HandlerFunc) asynq.HandlerFunc {
 	return func(ctx context.Context, t *asynq.Task) error {
-		for {
-			err := next(ctx, t)
-			if errors.Is(err, platform.ErrUnknownClient) {
-				err = h.unconfigured(ctx, t, err)
-			}
-			if err == nil {
-				return nil
-			}
-			retried, _ := asynq.GetRetryCount(ctx)
-			maxRetry, _ := asynq.GetMaxRetry(ctx)
-			var rq *RequeueError
-			if !errors.As(err, &rq) {
-				err = h.failed(ctx, t, err, errors.Is(err, asynq.SkipRetry) || retried >= maxRetry)
-				if !errors.As(err, &rq) {
-					return err
-				}
-			}
-			h.metrics.Requeued(rq.ClientID, rq.Delay)
-			h.taskLog(t).DebugContext(ctx, "task back in the queue", "delay", rq.Delay, "cause", rq.Cause)
-			if retried < maxRetry {
-				return err
-			}
-			// asynq archives a task that errs on its last attempt whatever
-			// IsFailure says, so the last attempt waits in place instead.
-			if werr := clock.Sleep(ctx, rq.Delay); werr != nil {
-				return werr
-			}
+		err := next(ctx, t)
+		if errors.Is(err, platform.ErrUnknownClient) {
+			err = h.unconfigured(ctx, t, err)
 		}
+		if err == nil {
+			return nil
+		}
+		retried, _ := asynq.GetRetryCount(ctx)
+		switch d := h.decide(err, retried); d.verdict {
+		case requeue:
+			return h.requeue(ctx, t, d)
+		case retry:
+			h.taskLog(t).WarnContext(ctx, "task failed; will retry", "error", err.Error())
+			return err
+		}
+		return h.deadLetter(ctx, t, err, retried)
 	}
 }
 
-func (h *Handlers) failed(ctx context.Context, t *asynq.Task, err error, final bool) error {
+// decide is the policy's decide for this process: it notes a database
+// outage that err shows, and the outage in progress sets a requeue's wait.
+func (h *Handlers) decide(err error, retried int) decision {
+	if errors.Is(err, store.ErrUnavailable) && !errors.Is(err, errPresumedDown) {
+		h.dbOutage.seen(h.policy.backoffMin, h.policy.backoffMax)
+	}
+	return h.policy.decide(err, retried, h.dbOutage.age())
+}
+
+// requeue sends the task back to its queue, not as a failure.
+func (h *Handlers) requeue(ctx context.Context, t *asynq.Task, d decision) error {
+	clientID := refOf(t.Payload()).ClientID
+	h.metrics.Requeued(clientID, d.delay)
+	h.taskLog(t).DebugContext(ctx, "task back in the queue", "delay", d.delay, "cause", d.cause)
+	return &RequeueError{ClientID: clientID, Delay: d.delay, Cause: d.cause}
+}
+
+// deadLetter records the task as a dead letter in the ledger and ends it:
+// the returned error wraps asynq.SkipRetry, so asynq archives it. A ledger
+// that cannot be written keeps the task: it waits for the database like
+// any task that met an outage, or, on another error, fails and runs again
+// while asynq has a retry left for it.
+func (h *Handlers) deadLetter(ctx context.Context, t *asynq.Task, err error, retried int) error {
 	ref := refOf(t.Payload())
 	log := h.taskLog(t).With("error", err.Error())
-	if !final {
-		log.WarnContext(ctx, "task failed; will retry")
-		return err
-	}
+	final := fmt.Errorf("%s: %w", reason(err), asynq.SkipRetry)
 	if ref.RunID == 0 {
 		log.ErrorContext(ctx, "task dead-lettered; its payload names no run, so only asynq's archive holds it")
-		return err
+		return final
 	}
 	d := store.DeadLetter{TaskID: taskID(ctx), TaskType: t.Type(), RunID: ref.RunID, ClientID: ref.ClientID,
 		ItemKey: ref.ItemKey, Page: ref.Page, Reason: reason(err), Payload: t.Payload()}
@@ -74,9 +86,9 @@ func (h *Handlers) failed(ctx context.Context, t *asynq.Task, err error, final b
 	defer cancel()
 	if rerr := h.store.RecordDeadLetter(rctx, d); errors.Is(rerr, store.ErrUnavailable) {
 		log.WarnContext(ctx, "cannot record dead letter yet; the task waits for the database", "record_error", rerr.Error())
-		return h.outcome(rerr, ref.ClientID)
+		return h.requeue(ctx, t, h.decide(rerr, retried))
 	} else if rerr != nil {
-		log.ErrorContext(ctx, "cannot record dead letter; the task runs again if it has retries left, "+
+		log.ErrorContext(ctx, "cannot record dead letter; the task runs again if asynq has a retry left for it, "+
 			"else asynq archives it and `enqueuer resume` records it", "record_error", rerr.Error())
 		return fmt.Errorf("%s (and recording the dead letter failed: %v)", reason(err), rerr)
 	}
@@ -84,7 +96,7 @@ func (h *Handlers) failed(ctx context.Context, t *asynq.Task, err error, final b
 		h.metrics.CampaignDead(ref.ClientID)
 	}
 	log.ErrorContext(ctx, "task dead-lettered", "reason", d.Reason)
-	return err
+	return final
 }
 
 // taskLog is the logger for lines about one task: its client, run, and

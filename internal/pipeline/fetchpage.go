@@ -31,7 +31,7 @@ func (h *Handlers) fetchPage(ctx context.Context, t *asynq.Task) error {
 	log := h.log.With("client", p.ClientID, "run", p.RunID, "page", p.Page)
 	res, done, err := h.store.RecordedPage(ctx, p.RunID, p.Page)
 	if err != nil {
-		return h.outcome(err, p.ClientID)
+		return err
 	}
 	h.dbOutage.over()
 	if done {
@@ -43,7 +43,7 @@ func (h *Handlers) fetchPage(ctx context.Context, t *asynq.Task) error {
 	}
 	page, err := h.platform.ListCampaigns(ctx, p.ClientID, p.Page, p.PageSize)
 	if err != nil {
-		return h.outcome(fmt.Errorf("fetch page %d: %w", p.Page, err), p.ClientID)
+		return fmt.Errorf("fetch page %d: %w", p.Page, err)
 	}
 	// An empty page ends the listing whatever has_more or total say: a
 	// platform that answers it with has_more true would be paged forever.
@@ -65,11 +65,11 @@ func (h *Handlers) fetchPage(ctx context.Context, t *asynq.Task) error {
 	res, err = h.store.RecordPage(ctx, store.FetchedPage{RunID: p.RunID, Page: p.Page, Items: items, PlanThrough: through,
 		Total: page.Pagination.Total, HasMore: page.Pagination.HasMore, ReconcilePasses: h.reconcilePasses})
 	if err != nil {
-		return h.outcome(err, p.ClientID)
+		return err
 	}
 	h.metrics.PageFetched(p.ClientID)
 	if err := h.fanOut.Enqueue(ctx, pending(p, res)); err != nil {
-		return h.outcome(err, p.ClientID)
+		return err
 	}
 	log.InfoContext(ctx, "page fetched", "pass", res.Pass, "records", len(items), "saves_enqueued", len(res.PendingItems),
 		"pages_enqueued", len(res.PendingPages), "has_more", page.Pagination.HasMore, "total", page.Pagination.Total)

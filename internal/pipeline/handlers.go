@@ -24,7 +24,9 @@ type Handlers struct {
 	syncCall bool
 	// reconcilePasses is Options.ReconcilePasses resolved.
 	reconcilePasses int
-	waits           waits
+	policy          Policy
+	// unconfiguredWait is Options.UnconfiguredWait resolved.
+	unconfiguredWait time.Duration
 	// dbOutage is shared by the tasks of this process.
 	dbOutage outage
 	log      *slog.Logger
@@ -49,16 +51,10 @@ type Options struct {
 	// SyncCall makes the save handler call the platform's per-campaign
 	// sync endpoint before saving (SYNC_CALL).
 	SyncCall bool
-	// RequeueLead is how much earlier than a 429's wait ends a requeued
-	// task returns: half of RATE_WAIT_IN_PLACE is a good value.
-	RequeueLead time.Duration
-	// StoreDownWait is how long a task that could not reach the database
-	// stays in the queue before it tries again; such attempts are not
-	// counted against its retries.
-	StoreDownWait time.Duration
-	// StoreDownMaxWait is the most StoreDownWait grows to while an outage
-	// lasts: tasks stay away up to half the outage's age so far.
-	StoreDownMaxWait time.Duration
+	// Policy decides what becomes of a failed attempt, and how long a
+	// task that met a database outage stays away (NewPolicy). The zero
+	// Policy dead-letters every failure.
+	Policy Policy
 	// UnconfiguredWait is how long after its run started a task whose
 	// client this worker's list lacks goes back to the queue before it is a
 	// dead letter; zero means DefaultUnconfiguredWait.
@@ -95,16 +91,15 @@ func New(o Options) *Handlers {
 		passes = min(max(*o.ReconcilePasses, 0), maxReconcilePasses)
 	}
 	return &Handlers{platform: o.Platform, store: o.Store, fanOut: o.FanOut, syncCall: o.SyncCall,
-		reconcilePasses: passes,
-		waits: waits{lead: o.RequeueLead, storeDown: o.StoreDownWait, storeDownMax: max(o.StoreDownMaxWait, o.StoreDownWait),
-			unconfigured: cmp.Or(o.UnconfiguredWait, DefaultUnconfiguredWait)},
+		reconcilePasses: passes, policy: o.Policy, unconfiguredWait: cmp.Or(o.UnconfiguredWait, DefaultUnconfiguredWait),
 		log: log, metrics: m}
 }
 
-// Register installs the handlers, wrapped in the dead-letter bookkeeping.
+// Register installs the handlers, each wrapped in the policy that settles
+// its failed attempts (settling).
 func (h *Handlers) Register(mux *asynq.ServeMux) {
-	mux.HandleFunc(tasks.TypeFetchPage, h.deadLettering(holding(h.fetchPage)))
-	mux.HandleFunc(tasks.TypeSave, h.deadLettering(holding(h.save)))
+	mux.HandleFunc(tasks.TypeFetchPage, h.settling(holding(h.fetchPage)))
+	mux.HandleFunc(tasks.TypeSave, h.settling(holding(h.save)))
 }
 
 // holding names the task as the rate-limit ticket holder, so that a task

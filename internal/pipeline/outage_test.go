@@ -30,23 +30,23 @@ func TestSaveChecksTheDatabaseAfterAnOutageBeforeItsSyncCall(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(st.Close)
 
-	clock := time.Now()
-	h := New(Options{SyncCall: true, Store: st, StoreDownWait: time.Second, StoreDownMaxWait: time.Minute})
-	h.dbOutage.now = func() time.Time { return clock }
+	clk := &testClock{now: time.Now()}
+	h := New(Options{SyncCall: true, Store: st, Policy: testPolicy(3, time.Second, time.Minute)})
+	h.dbOutage.clock = clk
 	record := `{"id":"campaign_1","name":"n","status":"active","budget":1.5,"impressions":1,"clicks":1,` +
 		`"conversions":1,"created_at":"2025-01-02T03:04:05Z"}`
 	payload, err := json.Marshal(tasks.Save{RunID: 1, ClientID: "c", Page: 1, ItemKey: "campaign_1", Record: json.RawMessage(record)})
 	require.NoError(t, err)
 
 	proxy.cut()
-	require.Error(t, h.outcome(fmt.Errorf("store: save: %w: connection refused", store.ErrUnavailable), "c"))
-	clock = clock.Add(2 * time.Second) // the presumption has lapsed
+	require.Equal(t, requeue, h.decide(fmt.Errorf("store: save: %w: connection refused", store.ErrUnavailable), 0).verdict)
+	clk.now = clk.now.Add(2 * time.Second) // the presumption has lapsed
 	require.False(t, h.dbOutage.presumed())
 
 	err = h.save(t.Context(), asynq.NewTask(tasks.TypeSave, payload))
-	var rq *RequeueError
-	require.ErrorAs(t, err, &rq, "%v", err)
+	require.ErrorIs(t, err, store.ErrUnavailable)
 	require.ErrorContains(t, err, "ping")
+	require.Equal(t, requeue, h.decide(err, 0).verdict)
 	require.True(t, h.dbOutage.presumed(), "the failed check is an outage met again")
 }
 

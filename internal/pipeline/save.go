@@ -26,12 +26,10 @@ func (h *Handlers) save(ctx context.Context, t *asynq.Task) error {
 	}
 	c, err := campaign.Parse(p.Record)
 	if err != nil {
-		return h.outcome(err, p.ClientID)
+		return err
 	}
 	if h.dbOutage.presumed() {
-		// classify, not outcome: a task sent back on a presumption must not
-		// prolong it, or the database would never be tried again.
-		return classify(fmt.Errorf("%w moments ago", store.ErrUnavailable), p.ClientID, h.currentWaits())
+		return errPresumedDown
 	}
 	var syncedAt *time.Time
 	if h.syncCall {
@@ -39,20 +37,20 @@ func (h *Handlers) save(ctx context.Context, t *asynq.Task) error {
 			// Down moments ago and maybe still: a ping is cheaper than a
 			// request spent on a record that could not be stored.
 			if err := h.store.Ping(ctx); err != nil {
-				return h.outcome(err, p.ClientID)
+				return err
 			}
 			h.dbOutage.over()
 		}
 		res, err := h.platform.SyncCampaign(ctx, p.ClientID, c.ID)
 		if err != nil {
-			return h.outcome(fmt.Errorf("sync campaign %s: %w", c.ID, err), p.ClientID)
+			return fmt.Errorf("sync campaign %s: %w", c.ID, err)
 		}
 		syncedAt = &res.SyncedAt
 	}
 	err = h.store.SaveCampaign(ctx, store.SavedCampaign{RunID: p.RunID, ClientID: p.ClientID, ItemKey: p.ItemKey,
 		Campaign: c, PlatformSyncedAt: syncedAt})
 	if err != nil {
-		return h.outcome(err, p.ClientID)
+		return err
 	}
 	h.dbOutage.over()
 	h.metrics.CampaignSaved(p.ClientID)

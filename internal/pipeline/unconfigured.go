@@ -36,16 +36,16 @@ func (h *Handlers) unconfigured(ctx context.Context, t *asynq.Task, cause error)
 	case errors.Is(err, store.ErrRunNotFound):
 		return cause
 	case err != nil:
-		return h.outcome(err, ref.ClientID)
+		return err
 	case age.Finished():
 		h.taskLog(t).InfoContext(ctx, "task dropped: its run has ended and its client is not configured", "run_status", age.Status)
 		return nil
-	case age.Age < h.waits.unconfigured:
-		step := min(max(h.waits.unconfigured/20, 100*time.Millisecond), maxUnconfiguredStep, h.waits.unconfigured-age.Age)
+	case age.Age < h.unconfiguredWait:
+		step := min(max(h.unconfiguredWait/20, 100*time.Millisecond), maxUnconfiguredStep, h.unconfiguredWait-age.Age)
 		return &RequeueError{ClientID: ref.ClientID, Delay: step, Cause: "client not configured on this worker (yet)"}
 	}
 	return fmt.Errorf("client %s is not configured on worker %s (waited %s after the run started for its clients file to name it): %w",
-		ref.ClientID, workerName(), h.waits.unconfigured, asynq.SkipRetry)
+		ref.ClientID, workerName(), h.unconfiguredWait, asynq.SkipRetry)
 }
 
 // workerName names this worker process in a dead letter's reason.

@@ -52,7 +52,7 @@ func TestRateLimited(t *testing.T) {
 			_, err := b.client.ListCampaigns(t.Context(), testClient, 1, 10)
 			e := asError(t, err)
 			require.Equal(t, KindRateLimited, e.Kind)
-			require.Equal(t, KindRateLimited, KindOf(err))
+			require.Equal(t, KindRateLimited, asError(t, err).Kind)
 			require.Equal(t, tc.want, e.RetryAfter)
 			require.Equal(t, []blockCall{{testClient, tc.want}}, b.limiter.blockCalls())
 			require.Equal(t, 1, b.platform.count("list"), "no retry inside the client")
@@ -82,7 +82,7 @@ func TestServerErrorIsTransient(t *testing.T) {
 
 	_, err := b.client.ListCampaigns(t.Context(), testClient, 3, 10)
 	require.EqualError(t, err, "platform: list campaigns page 3: status 503 (Service temporarily unavailable): transient")
-	require.Equal(t, KindTransient, KindOf(err))
+	require.Equal(t, KindTransient, asError(t, err).Kind)
 	require.Equal(t, 1, b.platform.count("list"), "retries belong to the task layer")
 	require.Equal(t, []Outcome{OutcomeTransient}, b.observer.outcomes("list"))
 	require.Empty(t, b.limiter.blockCalls())
@@ -143,7 +143,7 @@ func TestCallerCancelIsTransient(t *testing.T) {
 	})
 	_, err := b.client.ListCampaigns(ctx, testClient, 1, 10)
 	require.ErrorIs(t, err, context.Canceled)
-	require.Equal(t, KindTransient, KindOf(err))
+	require.Equal(t, KindTransient, asError(t, err).Kind)
 	require.NotContains(t, err.Error(), "no answer within", "the caller gave up, not the platform")
 }
 
@@ -238,28 +238,29 @@ func TestLimiterErrorPassesThrough(t *testing.T) {
 	require.Empty(t, b.observer.outcomes("sync"))
 }
 
-func TestKindOf(t *testing.T) {
+// An exchange that broke off without an answer is transient when the
+// cause is one a later try may not meet; what nobody recognises is
+// permanent, and not retried in place.
+func TestIsTransient(t *testing.T) {
 	t.Parallel()
 	opErr := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
 	for _, tc := range []struct {
 		name string
 		err  error
-		want Kind
+		want bool
 	}{
-		{"*Error", &Error{Kind: KindRateLimited}, KindRateLimited},
-		{"wrapped *Error", fmt.Errorf("fetch page: %w", &Error{Kind: KindPermanent}), KindPermanent},
-		{"deadline", fmt.Errorf("x: %w", context.DeadlineExceeded), KindTransient},
-		{"cancelled", context.Canceled, KindTransient},
-		{"unexpected EOF", io.ErrUnexpectedEOF, KindTransient},
-		{"EOF", &url.Error{Op: "Get", URL: "http://x", Err: io.EOF}, KindTransient},
-		{"connection refused", opErr, KindTransient},
-		{"connection reset", fmt.Errorf("read: %w", syscall.ECONNRESET), KindTransient},
-		{"DNS", &net.DNSError{Err: "no such host", Name: "x"}, KindTransient},
-		{"timeout", &url.Error{Op: "Get", URL: "http://x", Err: timeoutError{}}, KindTransient},
-		{"anything else", errors.New("unsupported protocol scheme"), KindPermanent},
+		{"deadline", fmt.Errorf("x: %w", context.DeadlineExceeded), true},
+		{"cancelled", context.Canceled, true},
+		{"unexpected EOF", io.ErrUnexpectedEOF, true},
+		{"EOF", &url.Error{Op: "Get", URL: "http://x", Err: io.EOF}, true},
+		{"connection refused", opErr, true},
+		{"connection reset", fmt.Errorf("read: %w", syscall.ECONNRESET), true},
+		{"DNS", &net.DNSError{Err: "no such host", Name: "x"}, true},
+		{"timeout", &url.Error{Op: "Get", URL: "http://x", Err: timeoutError{}}, true},
+		{"anything else", errors.New("unsupported protocol scheme"), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			require.Equal(t, tc.want, KindOf(tc.err))
+			require.Equal(t, tc.want, isTransient(tc.err))
 		})
 	}
 }
@@ -291,7 +292,7 @@ func TestNewChecksOptions(t *testing.T) {
 	t.Parallel()
 	_, err := New(Options{BaseURL: "ftp://x", Timeout: -1})
 	require.EqualError(t, err, "platform: options: want an http(s) BaseURL with a host\n"+
-		"missing Credentials\nmissing Limiter\nnegative Timeout, MaxBodyBytes, RefreshBefore, TransientRetries or RetryTransientAfter")
+		"missing Credentials\nmissing Limiter\nnegative Timeout, MaxBodyBytes, RefreshBefore or InPlaceRetries")
 
 	c, err := New(Options{
 		BaseURL:     "http://127.0.0.1:3001",

@@ -49,10 +49,10 @@ type request struct {
 // it spends rate budget before every attempt, and on a 401 replaces the token
 // and tries exactly once more (spending budget again, because the platform
 // counts the retry). A transient failure (a 503, no answer, a dropped
-// connection) is retried in place, up to Options.TransientRetries times
-// after waits that start at Options.RetryTransientAfter and double, while
-// the budget lets each retry go within the limiter's in-place wait; then the
-// failure is returned for the caller's own, slower retry. A 429 makes every
+// connection) is retried in place, up to Options.InPlaceRetries times
+// after Options.InPlaceDelay, while the budget lets each retry go within
+// the limiter's in-place wait; then the failure is returned for the
+// caller's own, slower retry. A 429 makes every
 // worker of the client hold off through Limiter.Block and is returned, not
 // retried. decode turns a 2xx body into the caller's result.
 func (c *Client) call(ctx context.Context, r request, decode func([]byte) error) error {
@@ -108,11 +108,8 @@ func (c *Client) call(ctx context.Context, r request, decode func([]byte) error)
 			return nil
 		case err.Kind == KindRateLimited:
 			c.block(ctx, r.clientID, err.RetryAfter)
-		case err.Kind == KindTransient && retries < c.opts.TransientRetries:
+		case err.Kind == KindTransient && c.retryInPlace(ctx, retries):
 			transient = err
-			if sleep(ctx, jittered(c.opts.RetryTransientAfter<<retries)) != nil {
-				return err
-			}
 			retries++
 			continue
 		}

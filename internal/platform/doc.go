@@ -10,9 +10,9 @@
 //     concurrent requests of one client share a single fetch. A 401 from the
 //     API drops the token, fetches a new one and retries once.
 //   - retries a request that failed transiently in place, a few times
-//     (Options.TransientRetries) and only while the budget lets each retry
-//     go within the limiter's in-place wait; further retries are the
-//     caller's.
+//     (Options.InPlaceRetries, after Options.InPlaceDelay, both from the
+//     task policy) and only while the budget lets each retry go within the
+//     limiter's in-place wait; further retries are the caller's.
 //   - passes every request the platform counts (list and sync calls, and
 //     their retries) through the shared Limiter first; on a 429 it calls
 //     Limiter.Block with the platform's wait, so every worker holds off, and
@@ -25,8 +25,8 @@
 // Errors are *Error values with a Kind: KindTransient (5xx, timeouts,
 // broken connections: retry with backoff), KindRateLimited (429: wait
 // RetryAfter) or KindPermanent (refused credentials, other 4xx, a body that
-// breaks the contract: dead-letter it). KindOf classifies any error,
-// including ones that come from around the client. An Error never carries a
+// breaks the contract: dead-letter it). The Kind classifies the call; what
+// a task does about it is the task policy's (pipeline.Policy). An Error never carries a
 // response body, a stack trace, a token or a password: only the platform's
 // short error name, cleaned up, as Code.
 //

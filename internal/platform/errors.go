@@ -11,9 +11,11 @@ import (
 	"time"
 )
 
-// Kind says what a caller should do about a failed platform call. It is the
-// one classification of platform outcomes in adsync: the task layer maps it to
-// an asynq retry, a requeue after a rate-limit pause, or the dead-letter queue.
+// Kind classifies a failed platform call by the platform's answer, or the
+// lack of one; every *Error carries one. It describes the call, not a
+// task: what becomes of a task is the task policy's decision (package
+// pipeline), which reads the Kind of an *Error and decides errors that
+// hold none on its own terms.
 type Kind int
 
 const (
@@ -131,24 +133,6 @@ func (e *Error) in(op string) *Error {
 	cp := *e
 	cp.Op = op + ": " + e.Op
 	return &cp
-}
-
-// KindOf classifies any error a caller got from this package or from around
-// it (a Limiter's Redis error, for instance). An *Error in the chain gives its
-// Kind; context errors, network errors, timeouts, refused or reset connections
-// and unexpected EOFs are transient; anything else is permanent, because
-// retrying what nobody understood only burns budget. Callers that give a
-// Limiter error its own meaning (such as "no budget left") must test for it
-// before calling KindOf.
-func KindOf(err error) Kind {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Kind
-	}
-	if isTransient(err) {
-		return KindTransient
-	}
-	return KindPermanent
 }
 
 // isTransient reports whether an error that did not come with an HTTP answer

@@ -81,19 +81,19 @@ type Options struct {
 	// (A 60 s token at time scale 60 is replaced from 54 s on; a 3600 s
 	// token from 54 min on.)
 	RefreshBefore time.Duration
-	// TransientRetries is how many times a request that failed transiently
+	// InPlaceRetries is how many times a request that failed transiently
 	// (a 503, no answer within Timeout, a dropped connection) is retried
-	// within the same call, each after a wait that starts at
-	// RetryTransientAfter and doubles; zero leaves every retry to the
-	// caller. A retry through a task queue comes back only after the
-	// queue's own delays (asynq schedules to the whole second, and its
-	// poller ticks), and at the rate limit's pace those cost the client
-	// slots it could have used meanwhile.
-	TransientRetries int
-	// RetryTransientAfter is about how long the first in-place retry
-	// waits (half to all of it, at random, so that the requests one burst
-	// of failures hit do not all return together).
-	RetryTransientAfter time.Duration
+	// within the same call, retry n after InPlaceDelay(n); zero leaves
+	// every retry to the caller. A retry through a task queue comes back
+	// only after the queue's own delays (asynq schedules to the whole
+	// second, and its poller ticks), and at the rate limit's pace those
+	// cost the client slots it could have used meanwhile. The worker takes
+	// both from its task policy (pipeline.Policy), so that the in-place
+	// retries and the task's own retries follow one curve.
+	InPlaceRetries int
+	// InPlaceDelay is the wait before in-place retry n (0 for the first);
+	// required when InPlaceRetries is not zero.
+	InPlaceDelay func(n int) time.Duration
 	// HTTPClient sends the requests; nil means one with a Transport sized
 	// for ~100 concurrent requests to the one platform host. Its own Timeout
 	// may stay zero: Timeout above is applied per request by context.
@@ -122,8 +122,11 @@ func (o *Options) validate() (*url.URL, error) {
 	if o.Limiter == nil {
 		errs = append(errs, errors.New("missing Limiter"))
 	}
-	if o.Timeout < 0 || o.MaxBodyBytes < 0 || o.RefreshBefore < 0 || o.RetryTransientAfter < 0 || o.TransientRetries < 0 {
-		errs = append(errs, errors.New("negative Timeout, MaxBodyBytes, RefreshBefore, TransientRetries or RetryTransientAfter"))
+	if o.Timeout < 0 || o.MaxBodyBytes < 0 || o.RefreshBefore < 0 || o.InPlaceRetries < 0 {
+		errs = append(errs, errors.New("negative Timeout, MaxBodyBytes, RefreshBefore or InPlaceRetries"))
+	}
+	if o.InPlaceRetries > 0 && o.InPlaceDelay == nil {
+		errs = append(errs, errors.New("InPlaceRetries without InPlaceDelay"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("platform: options: %w", err)

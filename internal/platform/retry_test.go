@@ -26,7 +26,8 @@ func failingFirst(n int64, next http.HandlerFunc) http.HandlerFunc {
 
 // retryInPlace sets up two in-place retries after short waits.
 func retryInPlace(o *Options) {
-	o.TransientRetries, o.RetryTransientAfter = 2, 10*time.Millisecond
+	o.InPlaceRetries = 2
+	o.InPlaceDelay = func(n int) time.Duration { return time.Duration(n+1) * 10 * time.Millisecond }
 }
 
 func TestTransientFailuresAreRetriedInPlace(t *testing.T) {
@@ -98,7 +99,7 @@ func TestOnlyTransientFailuresAreRetriedInPlace(t *testing.T) {
 				fp.list = func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, tc.status, tc.body) }
 			})
 			_, err := b.client.ListCampaigns(t.Context(), testClient, 1, 10)
-			require.Equal(t, tc.kind, KindOf(err))
+			require.Equal(t, tc.kind, asError(t, err).Kind)
 			require.Equal(t, 1, b.platform.count("list"))
 		})
 	}
@@ -120,18 +121,31 @@ func TestRetryWithoutBudgetReturnsTheFailure(t *testing.T) {
 
 	_, err := b.client.ListCampaigns(t.Context(), testClient, 3, 10)
 	require.NotErrorIs(t, err, noBudget)
-	require.Equal(t, KindTransient, KindOf(err))
+	require.Equal(t, KindTransient, asError(t, err).Kind)
 	require.Equal(t, http.StatusServiceUnavailable, asError(t, err).Status)
 	require.Equal(t, 1, b.platform.count("list"))
 	require.Equal(t, int64(2), b.limiter.waits.Load())
 }
 
-func TestJitteredWaitsHalfToAll(t *testing.T) {
+// Each in-place retry waits the delay the caller's policy gives for it,
+// asked for retry 0, then retry 1.
+func TestInPlaceRetriesWaitTheirDelays(t *testing.T) {
 	t.Parallel()
-	const d = 100 * time.Millisecond
-	for range 1000 {
-		w := jittered(d)
-		require.GreaterOrEqual(t, w, d/2)
-		require.LessOrEqual(t, w, d)
-	}
+	var asked []int
+	b := setup(t, func(o *Options, fp *fakePlatform) {
+		o.InPlaceRetries = 2
+		o.InPlaceDelay = func(n int) time.Duration { asked = append(asked, n); return time.Millisecond }
+		fp.list = failingFirst(2, fp.servePage)
+	})
+
+	_, err := b.client.ListCampaigns(t.Context(), testClient, 1, 10)
+	require.NoError(t, err)
+	require.Equal(t, []int{0, 1}, asked)
+}
+
+func TestInPlaceRetriesNeedADelay(t *testing.T) {
+	t.Parallel()
+	_, err := New(Options{BaseURL: "http://127.0.0.1:3001", Limiter: &countingLimiter{}, InPlaceRetries: 1,
+		Credentials: func(string) (Credentials, bool) { return Credentials{}, false }})
+	require.EqualError(t, err, "platform: options: InPlaceRetries without InPlaceDelay")
 }

@@ -70,7 +70,7 @@ func TestClientRemovedDuringTheWaitSendsNothing(t *testing.T) {
 
 	_, err := b.client.ListCampaigns(t.Context(), testClient, 1, 10)
 	require.ErrorIs(t, err, ErrUnknownClient)
-	require.Equal(t, KindPermanent, KindOf(err))
+	require.Equal(t, KindPermanent, asError(t, err).Kind)
 	require.Zero(t, b.platform.count("list"), "no request was sent")
 }
 

@@ -168,7 +168,7 @@ func TestWrongPasswordIsPermanent(t *testing.T) {
 	for range 2 {
 		_, err := b.client.ListCampaigns(t.Context(), testClient, 1, 10)
 		e := asError(t, err)
-		require.Equal(t, KindPermanent, KindOf(err))
+		require.Equal(t, KindPermanent, asError(t, err).Kind)
 		require.ErrorIs(t, err, ErrAuthRefused)
 		require.Equal(t, http.StatusUnauthorized, e.Status)
 		require.Equal(t, "platform: list campaigns page 1: fetch token: status 401 (Invalid credentials): auth refused: permanent", err.Error())
@@ -250,7 +250,7 @@ func TestCallerGivingUpDoesNotFailSharedFetch(t *testing.T) {
 	cancel()
 	err := <-done
 	require.ErrorIs(t, err, context.Canceled)
-	require.Equal(t, KindTransient, KindOf(err))
+	require.Equal(t, KindTransient, asError(t, err).Kind)
 
 	unblock()
 	_, err = b.client.ListCampaigns(t.Context(), testClient, 1, 10)
@@ -263,7 +263,7 @@ func TestUnknownClientIsPermanent(t *testing.T) {
 	b := setup(t)
 	_, err := b.client.SyncCampaign(t.Context(), "nobody", "campaign_1")
 	require.ErrorIs(t, err, ErrUnknownClient)
-	require.Equal(t, KindPermanent, KindOf(err))
+	require.Equal(t, KindPermanent, asError(t, err).Kind)
 	require.Zero(t, b.platform.count("auth"))
 }
 

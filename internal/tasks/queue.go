@@ -24,7 +24,15 @@ type Queue struct {
 
 // NewQueue wraps an asynq client. maxRetry is TASK_MAX_RETRY; timeout bounds
 // one run of a task (a hung platform request is cut by PLATFORM_TIMEOUT well
-// before it).
+// before it). Both come from the task policy (pipeline.Policy).
+//
+// Every task is enqueued with one asynq retry more than maxRetry, a spare
+// that the policy does not spend on a failure: the worker dead-letters a
+// task itself once it has failed maxRetry times (recording it in the
+// ledger, then asynq.SkipRetry), because asynq archives a task that errs on
+// its last retry even when the error is a requeue, not a failure. With the
+// spare, a task sent back to the queue (for rate budget, for the database)
+// goes back on every attempt.
 func NewQueue(client *asynq.Client, maxRetry int, timeout time.Duration) *Queue {
 	return &Queue{client: client, maxRetry: maxRetry, timeout: timeout}
 }
@@ -96,7 +104,7 @@ func (q *Queue) enqueueAll(ctx context.Context, jobs []job) error {
 // enqueue adds one task; a task with the same id already queued, running or
 // waiting to retry is the same work, so the conflict is success.
 func (q *Queue) enqueue(ctx context.Context, j job) error {
-	opts := []asynq.Option{asynq.Queue(j.queue), asynq.TaskID(j.id), asynq.MaxRetry(q.maxRetry), asynq.Timeout(q.timeout)}
+	opts := []asynq.Option{asynq.Queue(j.queue), asynq.TaskID(j.id), asynq.MaxRetry(q.maxRetry + 1), asynq.Timeout(q.timeout)}
 	if j.in > 0 {
 		opts = append(opts, asynq.ProcessIn(j.in))
 	}

@@ -37,5 +37,5 @@ func TestEnqueueSavesFansOutOnce(t *testing.T) {
 	p, err := DecodeSave(task.Payload)
 	require.NoError(t, err)
 	require.Equal(t, Save{RunID: 7, ClientID: "acme", Page: 1, ItemKey: "campaign_42", Record: items[41].Record}, p)
-	require.Equal(t, 3, task.MaxRetry)
+	require.Equal(t, 4, task.MaxRetry, "TASK_MAX_RETRY and the spare retry")
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/adsync/adsync/internal/config"
 	"github.com/adsync/adsync/internal/fanout"
+	"github.com/adsync/adsync/internal/pipeline"
 	"github.com/adsync/adsync/internal/platform"
 	"github.com/adsync/adsync/internal/ratelimit"
 	"github.com/adsync/adsync/internal/redisconn"
@@ -56,6 +57,13 @@ func Limiter(rdb redis.UniversalClient, cfg config.Config, obs ratelimit.Observe
 	})
 }
 
+// Queue builds the task queue, whose tasks carry the task policy's retry
+// budget and timeout.
+func Queue(client *asynq.Client, cfg config.Config) *tasks.Queue {
+	p := pipeline.NewPolicy(cfg)
+	return tasks.NewQueue(client, p.MaxRetry(), p.TaskTimeout())
+}
+
 // FanOut builds what enqueues a run's work with its slots of the shared
 // budget booked (package fanout), for processes that do not send requests
 // themselves and so have no limiter of their own, such as the enqueuer.
@@ -67,25 +75,19 @@ func FanOut(rdb redis.UniversalClient, cfg config.Config, q *tasks.Queue) (*fano
 	return fanout.New(q, lim, cfg.SyncCall), nil
 }
 
-// TransientRetriesInPlace is how many times a worker retries a transiently
-// failed platform request before the task goes back to the queue for its
-// retry. Two: the reference platform fails every fifth list call, so a
-// retry fails again one time in five, and two in a row one time in 25;
-// each in-place retry holds a worker slot for RETRY_BACKOFF_MIN or twice
-// that.
-const TransientRetriesInPlace = 2
-
 // Platform builds the platform client; creds looks a client's credentials
-// up for each request (the live client list's Credentials).
+// up for each request (the live client list's Credentials). Its in-place
+// retries of transient failures follow the task policy.
 func Platform(cfg config.Config, creds func(string) (platform.Credentials, bool), lim platform.Limiter, obs platform.Observer, log *slog.Logger) (*platform.Client, error) {
+	policy := pipeline.NewPolicy(cfg)
 	return platform.New(platform.Options{
-		BaseURL:             cfg.PlatformURL,
-		Timeout:             cfg.PlatformTimeout,
-		Credentials:         creds,
-		Limiter:             lim,
-		Observer:            obs,
-		Logger:              log,
-		TransientRetries:    TransientRetriesInPlace,
-		RetryTransientAfter: cfg.RetryBackoffMin,
+		BaseURL:        cfg.PlatformURL,
+		Timeout:        cfg.PlatformTimeout,
+		Credentials:    creds,
+		Limiter:        lim,
+		Observer:       obs,
+		Logger:         log,
+		InPlaceRetries: policy.InPlaceRetries(),
+		InPlaceDelay:   policy.InPlaceDelay,
 	})
 }

@@ -64,11 +64,12 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	client := asynq.NewClientFromRedisClient(rdb)
-	queue := tasks.NewQueue(client, cfg.TaskMaxRetry, TaskTimeout(cfg))
+	policy := pipeline.NewPolicy(cfg)
+	queue := tasks.NewQueue(client, policy.MaxRetry(), policy.TaskTimeout())
 	fanOut := fanout.New(queue, lim, cfg.SyncCall)
 	handlers := pipeline.New(pipeline.Options{
 		Platform: pc, Store: st, FanOut: fanOut, SyncCall: cfg.SyncCall,
-		RequeueLead: cfg.RateWaitInPlace / 2, StoreDownWait: cfg.RetryBackoffMin, StoreDownMaxWait: cfg.RetryBackoffMax, ReconcilePasses: &cfg.ListReconcilePasses, Logger: log, Metrics: m,
+		Policy: policy, ReconcilePasses: &cfg.ListReconcilePasses, Logger: log, Metrics: m,
 	})
 	watch := newFailoverWatch(rdb, runs.NewStarter(st, queue, rdb, cfg.PageSize, fanOut, log), log)
 	mux := asynq.NewServeMux()
@@ -86,7 +87,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Concurrency:              cfg.WorkerConcurrency,
 		Queues:                   tasks.QueueWeights,
 		IsFailure:                pipeline.IsFailure,
-		RetryDelayFunc:           pipeline.RetryDelay(cfg.RetryBackoffMin, cfg.RetryBackoffMax),
+		RetryDelayFunc:           policy.RetryDelay,
 		DelayedTaskCheckInterval: cfg.QueuePollInterval,
 		TaskCheckInterval:        cfg.QueuePollInterval,
 		ShutdownTimeout:          cfg.ShutdownTimeout,
@@ -111,15 +112,4 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	log.Info("worker stopped")
 	return nil
-}
-
-// TaskTimeout bounds one run of a task: its requests, each cut at
-// PLATFORM_TIMEOUT (the first, one after a 401 with its token fetch, and the
-// in-place retries of transient failures), an in-place rate-limit wait
-// before each, the pauses before the retries, and the database write.
-func TaskTimeout(cfg config.Config) time.Duration {
-	counted := 2 + wiring.TransientRetriesInPlace
-	pauses := time.Duration(1<<wiring.TransientRetriesInPlace - 1)
-	return time.Duration(counted+2)*cfg.PlatformTimeout + time.Duration(counted)*cfg.RateWaitInPlace +
-		pauses*cfg.RetryBackoffMin + 30*time.Second
 }
