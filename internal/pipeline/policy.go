@@ -1,12 +1,14 @@
 package pipeline
 
 import (
+	"errors"
 	"math/rand/v2"
 	"time"
 
 	"github.com/hibiken/asynq"
 
 	"github.com/adsync/adsync/internal/config"
+	"github.com/adsync/adsync/internal/platform"
 )
 
 // Policy is adsync's one retry policy. Every wait and bound of a task's
@@ -60,12 +62,18 @@ func (p Policy) InPlaceDelay(n int) time.Duration { return p.backoff(n) }
 
 // RetryDelay is asynq's Config.RetryDelayFunc: a requeue waits exactly its
 // delay; the nth counted failure backs off exponentially from
-// RETRY_BACKOFF_MIN to RETRY_BACKOFF_MAX, jittered. Written by hand
-// because asynq asks for a stateless function of the retry count, while
-// backoff libraries keep state per operation.
+// RETRY_BACKOFF_MIN to RETRY_BACKOFF_MAX, jittered, and comes back no
+// sooner than the platform client says its retry can be sent (a transient
+// failure whose in-place retry found its slot booked further away). Written
+// by hand because asynq asks for a stateless function of the retry count,
+// while backoff libraries keep state per operation.
 func (p Policy) RetryDelay(n int, err error, _ *asynq.Task) time.Duration {
 	if rq, ok := asRequeue(err); ok {
 		return rq.Delay
+	}
+	var pe *platform.Error
+	if errors.As(err, &pe) && pe.Kind == platform.KindTransient {
+		return max(p.backoff(n), pe.RetryAfter)
 	}
 	return p.backoff(n)
 }

@@ -99,6 +99,10 @@ func TestRetryDelay(t *testing.T) {
 	}
 	require.Equal(t, 3*time.Second, p.RetryDelay(5, &RequeueError{Delay: 3 * time.Second}, nil))
 	require.Zero(t, p.RetryDelay(5, &RequeueError{}, nil), "a 429's requeue comes back at once")
+	slotLater := &platform.Error{Kind: platform.KindTransient, Op: "sync campaign c1", Status: 503, RetryAfter: 7 * time.Second}
+	require.Equal(t, 7*time.Second, p.RetryDelay(0, slotLater, nil), "not before the slot booked for the retry")
+	slotLater.RetryAfter = time.Millisecond
+	require.GreaterOrEqual(t, p.RetryDelay(0, slotLater, nil), 50*time.Millisecond, "nor before the backoff")
 }
 
 // The platform client's in-place retries follow the tasks' backoff curve.

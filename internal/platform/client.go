@@ -79,8 +79,9 @@ func (c *Client) call(ctx context.Context, r request, decode func([]byte) error)
 			if transient != nil && ctx.Err() == nil {
 				// No budget soon enough for the retry: the failure goes
 				// back to the caller, counted as one, so that a platform
-				// that keeps failing still ends in a dead letter.
-				return transient
+				// that keeps failing still ends in a dead letter, and says
+				// when the slot the limiter booked for its retry comes.
+				return transient.retryIn(err)
 			}
 			return fmt.Errorf("platform: %s: wait for rate budget: %w", r.op, err)
 		}

@@ -92,7 +92,9 @@ type Error struct {
 	// Code is the platform's "error" field, sanitised: one printable line of
 	// at most maxCodeLen runes, with any secret masked.
 	Code string
-	// RetryAfter is the platform's requested wait for KindRateLimited.
+	// RetryAfter is the platform's requested wait for KindRateLimited; for
+	// KindTransient, when the limiter booked the retry's slot further away
+	// than it waits in place, how long until it.
 	RetryAfter time.Duration
 	// Err is the underlying cause, if any.
 	Err error

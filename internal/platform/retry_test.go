@@ -125,7 +125,31 @@ func TestRetryWithoutBudgetReturnsTheFailure(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, asError(t, err).Status)
 	require.Equal(t, 1, b.platform.count("list"))
 	require.Equal(t, int64(2), b.limiter.waits.Load())
+	require.Zero(t, asError(t, err).RetryAfter, "the refusal said nothing of when")
 }
+
+// A refusal that says when the retry's slot comes (ratelimit.NoBudgetError
+// has RetryIn) passes that on in the failure's RetryAfter, so the caller's
+// retry comes back for its slot.
+func TestRetryWithoutBudgetSaysWhenItsSlotComes(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(o *Options, fp *fakePlatform) {
+		retryInPlace(o)
+		fp.list = failingFirst(1, fp.servePage)
+	})
+	b.limiter.waitErr, b.limiter.grantFirst = slotIn(40*time.Second), 1
+
+	_, err := b.client.ListCampaigns(t.Context(), testClient, 3, 10)
+	require.Equal(t, KindTransient, asError(t, err).Kind)
+	require.Equal(t, 40*time.Second, asError(t, err).RetryAfter)
+	require.Contains(t, err.Error(), "retry after 40s")
+}
+
+// slotIn is a limiter's refusal that says when the caller's slot comes.
+type slotIn time.Duration
+
+func (s slotIn) Error() string          { return "no budget yet" }
+func (s slotIn) RetryIn() time.Duration { return time.Duration(s) }
 
 // Each in-place retry waits the delay the caller's policy gives for it,
 // asked for retry 0, then retry 1.

@@ -24,6 +24,10 @@ type NoBudgetError struct {
 	ComeBackIn time.Duration
 }
 
+// RetryIn is ComeBackIn, for callers that match the refusal by this method
+// rather than import this package (the platform client).
+func (e *NoBudgetError) RetryIn() time.Duration { return e.ComeBackIn }
+
 // Error says which client has no budget and for how long.
 func (e *NoBudgetError) Error() string {
 	return fmt.Sprintf("ratelimit: no request budget for client %q for %s", e.ClientID, e.Wait)
