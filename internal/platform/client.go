@@ -149,7 +149,8 @@ func (c *Client) do(parent context.Context, r request, decode func([]byte) error
 	return e
 }
 
-// exchange is do's request and answer under ctx, do's deadline of timeout.
+// exchange sends r under ctx, which carries do's deadline of timeout, and
+// classifies the answer.
 func (c *Client) exchange(parent, ctx context.Context, r request, decode func([]byte) error, timeout time.Duration) *Error {
 	var body io.Reader
 	if r.body != nil {

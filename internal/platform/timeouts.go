@@ -185,11 +185,15 @@ func (c *Client) LearnTimeouts(ctx context.Context, rdb redis.UniversalClient, o
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	t := &Timeouts{rdb: rdb, ceiling: c.opts.Timeout, floor: min(o.Floor, c.opts.Timeout), opts: o, done: make(chan struct{})}
-	for i, e := range endpoints {
-		t.publish(i, e, Latency{Timeout: t.ceiling})
+	for i := range endpoints {
+		t.latency[i].Store(&Latency{Timeout: t.ceiling})
 	}
 	if !c.timeouts.CompareAndSwap(nil, t) {
 		return nil, errors.New("platform: learn timeouts: already learning")
+	}
+	// The gauge starts at the ceiling even if Redis cannot be read now.
+	for i, e := range endpoints {
+		t.publish(i, e, Latency{Timeout: t.ceiling})
 	}
 	t.refresh(ctx)
 	var loop context.Context

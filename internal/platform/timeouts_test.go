@@ -3,9 +3,11 @@ package platform
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -199,4 +201,29 @@ func TestHangCostsTheLearnedTimeout(t *testing.T) {
 	lt.refresh(ctx)
 	values := rdb.LRange(ctx, DefaultTimeoutKeyPrefix+"{sync}:latency", 0, -1).Val()
 	require.Equal(t, strconv.FormatInt(-learned.Timeout.Microseconds(), 10), values[0], "the cut is on record with its timeout")
+}
+
+// While Redis cannot be reached the timeouts stay as they are and the
+// outcomes wait, within Samples, for a refresh that reaches it; the
+// warning is logged once, and a line when Redis answers again.
+func TestRedisUnreachableKeepsOutcomes(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(o *Options, _ *fakePlatform) { o.Timeout = time.Second })
+	down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 50 * time.Millisecond})
+	t.Cleanup(func() { _ = down.Close() })
+	logs := &testenv.LogBuffer{}
+	lt := learning(t, b.client, down, TimeoutOptions{Floor: time.Millisecond, MinSamples: 20, Samples: 30,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))})
+
+	for range 2 {
+		feed(lt, EndpointList, 20, 40*time.Millisecond)
+	}
+	require.Equal(t, Latency{Timeout: time.Second}, b.client.Latency(EndpointList))
+	require.Equal(t, 1, strings.Count(logs.String(), "cannot share request latencies"), logs.String())
+
+	lt.rdb = testenv.Redis(t)
+	lt.refresh(context.Background())
+	require.Equal(t, Latency{Timeout: 80 * time.Millisecond, Usual: 40 * time.Millisecond, Median: 40 * time.Millisecond, Samples: 30},
+		b.client.Latency(EndpointList), "the 30 latest outcomes were kept")
+	require.Contains(t, logs.String(), "request latencies shared again")
 }

@@ -67,9 +67,9 @@ func newTokenCache(c *Client) *tokenCache {
 
 // get returns a usable token for clientID. A token due for refresh starts a
 // fetch (unless one runs) and is returned while still usable; without a
-// usable token the caller waits for the fetch. A token or fetch made with other
-// credentials than creds (the password was rotated since) is dropped: the
-// next request authenticates with the new ones.
+// usable token the caller waits for the fetch. A token or fetch made with
+// other credentials than creds (the password was rotated since) is
+// dropped: the next request authenticates with the new ones.
 func (tc *tokenCache) get(ctx context.Context, clientID string, creds Credentials) (secret.Secret, *Error) {
 	tc.mu.Lock()
 	now := tc.now()
