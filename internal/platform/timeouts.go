@@ -164,8 +164,9 @@ type Timeouts struct {
 // within [o.Floor, Options.Timeout]. It reads what is on record before it
 // returns, so a worker that starts after others have learned starts with
 // their timeouts; a Redis that cannot be read then leaves the ceiling in
-// place, and is tried again at every refresh. Call it at most once, before
-// the client's first request; Stop the result to end it.
+// place, and is tried again at every refresh. The refreshes go on until
+// ctx ends or Stop is called; the timeouts then stay as last computed. Call
+// it at most once, before the client's first request.
 func (c *Client) LearnTimeouts(ctx context.Context, rdb redis.UniversalClient, o TimeoutOptions) (*Timeouts, error) {
 	if rdb == nil {
 		return nil, errors.New("platform: learn timeouts: nil Redis client")
@@ -197,7 +198,7 @@ func (c *Client) LearnTimeouts(ctx context.Context, rdb redis.UniversalClient, o
 	}
 	t.refresh(ctx)
 	var loop context.Context
-	loop, t.stop = context.WithCancel(context.Background())
+	loop, t.stop = context.WithCancel(ctx)
 	go t.run(loop)
 	return t, nil
 }
@@ -212,8 +213,8 @@ func (c *Client) Latency(endpoint string) Latency {
 	return Latency{Timeout: c.opts.Timeout}
 }
 
-// Stop ends the refreshes after sending the samples not yet sent; the
-// timeouts stay as last computed. Safe to call more than once.
+// Stop ends the refreshes after sending the samples not yet sent, and
+// returns when they have ended. Safe to call more than once.
 func (t *Timeouts) Stop() {
 	t.stop()
 	<-t.done
@@ -229,7 +230,7 @@ func (t *Timeouts) run(ctx context.Context) {
 		case <-tick.C:
 			t.refresh(ctx)
 		case <-ctx.Done():
-			last, cancel := context.WithTimeout(context.Background(), t.opts.Refresh)
+			last, cancel := context.WithTimeout(context.WithoutCancel(ctx), t.opts.Refresh)
 			t.refresh(last)
 			cancel()
 			return
