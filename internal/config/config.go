@@ -48,6 +48,13 @@ type Config struct {
 	PageSize int `env:"PAGE_SIZE" envDefault:"10"`
 	// PlatformTimeout is the longest one platform request may take.
 	PlatformTimeout time.Duration `env:"PLATFORM_TIMEOUT" envDefault:"10s"`
+	// PlatformTimeoutFloor is the least timeout an endpoint is given once
+	// its timeout follows its observed latency (docs/timeouts.md); above
+	// PlatformTimeout it is PlatformTimeout.
+	PlatformTimeoutFloor time.Duration `env:"PLATFORM_TIMEOUT_FLOOR" envDefault:"100ms"`
+	// PlatformTimeoutFactor multiplies an endpoint's observed 99th
+	// percentile latency into its timeout.
+	PlatformTimeoutFactor float64 `env:"PLATFORM_TIMEOUT_FACTOR" envDefault:"2"`
 	// SyncCall turns the per-campaign POST /api/campaigns/{id}/sync on.
 	SyncCall bool `env:"SYNC_CALL" envDefault:"true"`
 	// ListReconcilePasses is how many times a run may list its pages again

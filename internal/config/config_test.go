@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -17,31 +18,55 @@ func TestDefaultsAreValid(t *testing.T) {
 	require.Equal(t, "redis://127.0.0.1:6379/0", c.RedisURL)
 	require.Equal(t, ":8080", c.HTTPAddr)
 	require.True(t, c.SyncCall)
+	require.Equal(t, 100*time.Millisecond, c.PlatformTimeoutFloor)
+	require.Equal(t, 2.0, c.PlatformTimeoutFactor)
+}
+
+// The learned timeouts' settings: a factor is a number from 1 to 10, a
+// floor a positive duration; each bad value is named with what is wanted.
+func TestTimeoutSettings(t *testing.T) {
+	c, err := LoadFrom(map[string]string{"PLATFORM_TIMEOUT_FLOOR": "250ms", "PLATFORM_TIMEOUT_FACTOR": "1.5"})
+	require.NoError(t, err)
+	require.Equal(t, 250*time.Millisecond, c.PlatformTimeoutFloor)
+	require.Equal(t, 1.5, c.PlatformTimeoutFactor)
+	for value, want := range map[string]string{
+		"two":  `PLATFORM_TIMEOUT_FACTOR: "two" is not a valid number (such as 2 or 1.5)`,
+		"NaN":  "PLATFORM_TIMEOUT_FACTOR: must be between 1 and 10, got NaN",
+		"0.99": "PLATFORM_TIMEOUT_FACTOR: must be between 1 and 10, got 0.99",
+		"11":   "PLATFORM_TIMEOUT_FACTOR: must be between 1 and 10, got 11",
+	} {
+		_, err := LoadFrom(map[string]string{"PLATFORM_TIMEOUT_FACTOR": value})
+		require.EqualError(t, err, want)
+	}
+	_, err = LoadFrom(map[string]string{"PLATFORM_TIMEOUT_FLOOR": "-1ms"})
+	require.EqualError(t, err, "PLATFORM_TIMEOUT_FLOOR: must be positive, got -1ms")
 }
 
 // Every bad variable is reported, one line each, naming the variable.
 func TestEveryBadVariableReportedOnItsOwnLine(t *testing.T) {
 	bad := map[string]string{
-		"REDIS_URL":            "http://nope",
-		"DATABASE_URL":         "mysql://x",
-		"PLATFORM_URL":         "not a url",
-		"PLATFORM_RATE_LIMIT":  "0",
-		"PLATFORM_RATE_WINDOW": "soon",
-		"PLATFORM_RATE_MARGIN": "-1s",
-		"RATE_WAIT_IN_PLACE":   "-1s",
-		"PAGE_SIZE":            "abc",
-		"PLATFORM_TIMEOUT":     "0s",
-		"SYNC_CALL":            "maybe",
-		"TASK_MAX_RETRY":       "-3",
-		"RETRY_BACKOFF_MIN":    "0s",
-		"WORKER_CONCURRENCY":   "0",
-		"QUEUE_POLL_INTERVAL":  "0s",
-		"SHUTDOWN_TIMEOUT":     "0s",
-		"ASYNQMON_USER":        "ops",
-		"LOG_LEVEL":            "loud",
-		"LOG_FORMAT":           "xml",
-		"WRITE_BATCH_SIZE":     "0",
-		"WRITE_BATCH_WAIT":     "-1ms",
+		"REDIS_URL":               "http://nope",
+		"DATABASE_URL":            "mysql://x",
+		"PLATFORM_URL":            "not a url",
+		"PLATFORM_RATE_LIMIT":     "0",
+		"PLATFORM_RATE_WINDOW":    "soon",
+		"PLATFORM_RATE_MARGIN":    "-1s",
+		"RATE_WAIT_IN_PLACE":      "-1s",
+		"PAGE_SIZE":               "abc",
+		"PLATFORM_TIMEOUT":        "0s",
+		"PLATFORM_TIMEOUT_FLOOR":  "0s",
+		"PLATFORM_TIMEOUT_FACTOR": "0.5",
+		"SYNC_CALL":               "maybe",
+		"TASK_MAX_RETRY":          "-3",
+		"RETRY_BACKOFF_MIN":       "0s",
+		"WORKER_CONCURRENCY":      "0",
+		"QUEUE_POLL_INTERVAL":     "0s",
+		"SHUTDOWN_TIMEOUT":        "0s",
+		"ASYNQMON_USER":           "ops",
+		"LOG_LEVEL":               "loud",
+		"LOG_FORMAT":              "xml",
+		"WRITE_BATCH_SIZE":        "0",
+		"WRITE_BATCH_WAIT":        "-1ms",
 	}
 	_, err := LoadFrom(bad)
 	var p Problems

@@ -88,6 +88,8 @@ func typeName(goType string) string {
 		return "boolean (true or false)"
 	case "int":
 		return "whole number"
+	case "float64":
+		return "number (such as 2 or 1.5)"
 	}
 	return goType
 }
@@ -103,6 +105,11 @@ func varName(field string) string {
 // maxWriteBatchSize bounds WRITE_BATCH_SIZE: a worker holds up to three
 // batches of rows in memory (one writing, one filling, one queued).
 const maxWriteBatchSize = 10000
+
+// maxTimeoutFactor bounds PLATFORM_TIMEOUT_FACTOR: beyond it the learned
+// timeout is PLATFORM_TIMEOUT for any platform worth syncing from, and a
+// typo (20 for 2.0) should say so.
+const maxTimeoutFactor = 10
 
 func (c Config) validate() Problems {
 	var p Problems
@@ -135,6 +142,12 @@ func (c Config) validate() Problems {
 	}
 	if c.PlatformTimeout <= 0 {
 		bad("PLATFORM_TIMEOUT", "must be positive, got %s", c.PlatformTimeout)
+	}
+	if c.PlatformTimeoutFloor <= 0 {
+		bad("PLATFORM_TIMEOUT_FLOOR", "must be positive, got %s", c.PlatformTimeoutFloor)
+	}
+	if !(c.PlatformTimeoutFactor >= 1 && c.PlatformTimeoutFactor <= maxTimeoutFactor) {
+		bad("PLATFORM_TIMEOUT_FACTOR", "must be between 1 and %d, got %v", maxTimeoutFactor, c.PlatformTimeoutFactor)
 	}
 	if c.ListReconcilePasses < 0 || c.ListReconcilePasses > 100 {
 		bad("LIST_RECONCILE_PASSES", "must be between 0 and 100, got %d", c.ListReconcilePasses)

@@ -82,6 +82,19 @@ func TestEventsCountPerClient(t *testing.T) {
 	require.Contains(t, f, "process_start_time_seconds")
 }
 
+// Each endpoint's current timeout is a gauge that follows the last value
+// reported.
+func TestTimeoutGaugePerEndpoint(t *testing.T) {
+	t.Parallel()
+	m, _, url := serve(t, ledger{})
+	m.Timeout(platform.EndpointSync, 10*time.Second)
+	m.Timeout(platform.EndpointSync, 120*time.Millisecond)
+	m.Timeout(platform.EndpointList, 100*time.Millisecond)
+	f := opstest.Scrape(t, url)
+	require.InDelta(t, 0.12, f.Sum(t, "adsync_platform_timeout_seconds", map[string]string{"endpoint": "sync"}), 1e-9)
+	require.InDelta(t, 0.1, f.Sum(t, "adsync_platform_timeout_seconds", map[string]string{"endpoint": "list"}), 1e-9)
+}
+
 // Prometheus naming: counters end in _total, every adsync metric has help,
 // durations are in seconds.
 func TestNamesFollowConventions(t *testing.T) {

@@ -8,8 +8,12 @@ import (
 	"github.com/adsync/adsync/internal/platform"
 )
 
-// Compile-time proof that Metrics plugs into the platform client.
-var _ platform.Observer = (*Metrics)(nil)
+// Compile-time proof that Metrics plugs into the platform client and its
+// learned timeouts.
+var (
+	_ platform.Observer        = (*Metrics)(nil)
+	_ platform.TimeoutObserver = (*Metrics)(nil)
+)
 
 func (m *Metrics) registerPlatform() {
 	m.requests = m.counter("platform_requests_total",
@@ -25,12 +29,23 @@ func (m *Metrics) registerPlatform() {
 	m.registry.MustRegister(m.requestDuration)
 	m.tokenRefreshes = m.counter("platform_token_refreshes_total",
 		"Access tokens fetched from the platform, by client.", "client")
+	m.timeouts = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "platform_timeout_seconds",
+		Help: "Timeout a platform request is given now, by endpoint: learned from the latencies of successful requests, within PLATFORM_TIMEOUT_FLOOR and PLATFORM_TIMEOUT.",
+	}, []string{"endpoint"})
+	m.registry.MustRegister(m.timeouts)
 }
 
 // Request implements platform.Observer: one finished HTTP attempt.
 func (m *Metrics) Request(clientID, endpoint string, outcome platform.Outcome, d time.Duration) {
 	m.requests.WithLabelValues(clientID, endpoint, string(outcome)).Inc()
 	m.requestDuration.WithLabelValues(endpoint).Observe(d.Seconds())
+}
+
+// Timeout implements platform.TimeoutObserver: endpoint's requests are
+// given d from now on.
+func (m *Metrics) Timeout(endpoint string, d time.Duration) {
+	m.timeouts.WithLabelValues(endpoint).Set(d.Seconds())
 }
 
 // TokenRefreshed implements platform.Observer: one token fetched.

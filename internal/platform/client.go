@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/adsync/adsync/internal/secret"
@@ -20,6 +21,8 @@ type Client struct {
 	opts   Options
 	base   *url.URL
 	tokens *tokenCache
+	// timeouts, once LearnTimeouts has run, gives each endpoint its timeout.
+	timeouts atomic.Pointer[Timeouts]
 }
 
 // New checks opts, fills in defaults and returns a ready Client.
@@ -119,11 +122,34 @@ func (c *Client) call(ctx context.Context, r request, decode func([]byte) error)
 }
 
 // do sends one request and classifies what comes back; the whole exchange,
-// body included, is bounded by Options.Timeout and Options.MaxBodyBytes.
-// The result is nil on success.
+// body included, is bounded by the endpoint's timeout (Options.Timeout, or
+// the one learned, see Timeouts) and Options.MaxBodyBytes. A success and a
+// request cut by that timeout are recorded for the learned timeouts. The
+// result is nil on success.
 func (c *Client) do(parent context.Context, r request, decode func([]byte) error) *Error {
-	ctx, cancel := context.WithTimeout(parent, c.opts.Timeout)
+	learned := c.timeouts.Load()
+	timeout := c.opts.Timeout
+	if learned != nil {
+		timeout = learned.Latency(r.endpoint).Timeout
+	}
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
+	start := time.Now()
+	e := c.exchange(parent, ctx, r, decode, timeout)
+	if learned != nil {
+		switch {
+		case e == nil:
+			learned.record(r.endpoint, time.Since(start), false)
+		case parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+			learned.record(r.endpoint, timeout, true)
+		}
+	}
+	return e
+}
+
+// exchange sends r under ctx, which carries do's deadline of timeout, and
+// classifies the answer.
+func (c *Client) exchange(parent, ctx context.Context, r request, decode func([]byte) error, timeout time.Duration) *Error {
 	var body io.Reader
 	if r.body != nil {
 		body = bytes.NewReader(r.body)
@@ -140,7 +166,7 @@ func (c *Client) do(parent context.Context, r request, decode func([]byte) error
 	}
 	resp, err := c.opts.HTTPClient.Do(req)
 	if err != nil {
-		return c.failed(parent, ctx, r.op, 0, err)
+		return failed(parent, ctx, timeout, r.op, 0, err)
 	}
 	defer resp.Body.Close()
 
@@ -155,7 +181,7 @@ func (c *Client) do(parent context.Context, r request, decode func([]byte) error
 	case errors.As(readErr, &tooLarge):
 		return &Error{Kind: KindPermanent, Op: r.op, Status: resp.StatusCode, Err: readErr}
 	case readErr != nil:
-		return c.failed(parent, ctx, r.op, resp.StatusCode, fmt.Errorf("read body: %w", readErr))
+		return failed(parent, ctx, timeout, r.op, resp.StatusCode, fmt.Errorf("read body: %w", readErr))
 	}
 	if err := checkContentType(resp.Header); err != nil {
 		return &Error{Kind: KindPermanent, Op: r.op, Status: resp.StatusCode, Err: err}
@@ -167,15 +193,15 @@ func (c *Client) do(parent context.Context, r request, decode func([]byte) error
 }
 
 // failed classifies an exchange that broke off without a readable answer.
-// Our own deadline is named as such, so "no answer within 10s" is told apart
-// from the caller giving up.
-func (c *Client) failed(parent, ctx context.Context, op string, status int, err error) *Error {
+// Our own deadline of timeout is named as such, so "no answer within 10s"
+// is told apart from the caller giving up.
+func failed(parent, ctx context.Context, timeout time.Duration, op string, status int, err error) *Error {
 	var urlErr *url.Error
 	if errors.As(err, &urlErr) {
 		err = urlErr.Err // the URL adds length, not information
 	}
 	if parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		err = fmt.Errorf("no answer within %s: %w", c.opts.Timeout, context.DeadlineExceeded)
+		err = fmt.Errorf("no answer within %s: %w", timeout, context.DeadlineExceeded)
 	}
 	kind := KindPermanent
 	if isTransient(err) {

@@ -67,11 +67,9 @@ func newTokenCache(c *Client) *tokenCache {
 
 // get returns a usable token for clientID. A token due for refresh starts a
 // fetch (unless one runs) and is returned while still usable; without a
-// usable token the caller waits for the fetch. The fetch runs detached from
-// ctx (but bounded by Options.Timeout): a caller that gives up does not fail
-// the others waiting on the same fetch. A token or fetch made with other
-// credentials than creds (the password was rotated since) is dropped: the
-// next request authenticates with the new ones.
+// usable token the caller waits for the fetch. A token or fetch made with
+// other credentials than creds (the password was rotated since) is
+// dropped: the next request authenticates with the new ones.
 func (tc *tokenCache) get(ctx context.Context, clientID string, creds Credentials) (secret.Secret, *Error) {
 	tc.mu.Lock()
 	now := tc.now()
@@ -84,23 +82,54 @@ func (tc *tokenCache) get(ctx context.Context, clientID string, creds Credential
 		tc.mu.Unlock()
 		return t.value, nil
 	}
+	f := tc.fetchLocked(ctx, clientID, creds)
+	tc.mu.Unlock()
+	if ok && now.Before(t.useUntil) {
+		return t.value, nil
+	}
+	tok, err := f.wait(ctx)
+	return tok.value, err
+}
+
+// fetchLocked returns the fetch of clientID's token with creds in
+// progress, starting one if none is. The fetch runs detached from ctx (but
+// bounded by the auth endpoint's timeout), so a caller that gives up does
+// not fail the others waiting on it. tc.mu is held.
+func (tc *tokenCache) fetchLocked(ctx context.Context, clientID string, creds Credentials) *flight {
 	f, running := tc.flights[clientID]
 	if !running || f.creds != creds {
 		f = &flight{done: make(chan struct{}), creds: creds}
 		tc.flights[clientID] = f
 		go tc.run(context.WithoutCancel(ctx), clientID, creds, f)
 	}
-	tc.mu.Unlock()
-	if ok && now.Before(t.useUntil) {
-		return t.value, nil
-	}
+	return f
+}
 
+// wait returns the flight's token once fetched, or a transient error when
+// ctx ends first.
+func (f *flight) wait(ctx context.Context) (token, *Error) {
 	select {
 	case <-f.done:
-		return f.tok.value, f.err
+		return f.tok, f.err
 	case <-ctx.Done():
-		return "", &Error{Kind: KindTransient, Op: "fetch token", Err: ctx.Err()}
+		return token{}, &Error{Kind: KindTransient, Op: "fetch token", Err: ctx.Err()}
 	}
+}
+
+// ensure makes clientID hold a token with creds that is not yet due for
+// replacement, fetching one (or waiting for the fetch in progress) if it
+// does not, and returns when that token will be due.
+func (tc *tokenCache) ensure(ctx context.Context, clientID string, creds Credentials) (time.Time, *Error) {
+	tc.mu.Lock()
+	t, ok := tc.tokens[clientID]
+	if ok && t.creds == creds && tc.now().Before(t.refreshAt) {
+		tc.mu.Unlock()
+		return t.refreshAt, nil
+	}
+	f := tc.fetchLocked(ctx, clientID, creds)
+	tc.mu.Unlock()
+	tok, err := f.wait(ctx)
+	return tok.refreshAt, err
 }
 
 // run performs the fetch of flight f and publishes its result, unless a

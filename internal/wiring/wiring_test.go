@@ -129,7 +129,7 @@ func TestStoreMigratesAndOpensFromManyProcessesAtOnce(t *testing.T) {
 // between them, then no budget for either.
 func TestLimitersFromOneConfigurationShareTheBudget(t *testing.T) {
 	cfg := loadConfig(t, map[string]string{"PLATFORM_RATE_LIMIT": "2", "PLATFORM_RATE_WINDOW": "1h",
-		"RATE_WAIT_IN_PLACE": "0s", "RATE_BOOK_AHEAD": "0s"})
+		"RATE_WAIT_IN_PLACE": "0s"})
 	_, rdb, err := wiring.Redis(t.Context(), cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = rdb.Close() })

@@ -19,6 +19,7 @@ import (
 	"github.com/adsync/adsync/internal/logging"
 	"github.com/adsync/adsync/internal/metrics"
 	"github.com/adsync/adsync/internal/pipeline"
+	"github.com/adsync/adsync/internal/platform"
 	"github.com/adsync/adsync/internal/runs"
 	"github.com/adsync/adsync/internal/tasks"
 	"github.com/adsync/adsync/internal/wiring"
@@ -63,6 +64,12 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	timeouts, err := pc.LearnTimeouts(ctx, rdb, platform.TimeoutOptions{Floor: cfg.PlatformTimeoutFloor, Factor: cfg.PlatformTimeoutFactor, Observer: m, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer timeouts.Stop()
+	go pc.KeepTokens(ctx, func() []string { return live.List().IDs() })
 	client := asynq.NewClientFromRedisClient(rdb)
 	policy := pipeline.NewPolicy(cfg)
 	queue := tasks.NewQueue(client, policy.MaxRetry(), policy.TaskTimeout())
