@@ -26,12 +26,11 @@ export HTTP_ADDR=${HTTP_ADDR:-127.0.0.1:8080}
 # bench/ratelimit.
 ms() { echo "$(( $1 / scale ))ms"; }
 atleast() { local v=$(( $1 / scale )); (( v < $2 )) && v=$2; echo "${v}ms"; }
-atmost() { local v=$(( $1 / scale )); (( v > $2 )) && v=$2; echo "${v}ms"; }
 export PLATFORM_RATE_WINDOW=${PLATFORM_RATE_WINDOW:-$(ms 60000)}
 export PLATFORM_TIMEOUT=${PLATFORM_TIMEOUT:-$(ms 10000)}
 export PLATFORM_RATE_MARGIN=${PLATFORM_RATE_MARGIN:-$(atleast 200 40)}
 export RATE_WAIT_IN_PLACE=${RATE_WAIT_IN_PLACE:-$(atleast 2000 1500)}
-export QUEUE_POLL_INTERVAL=${QUEUE_POLL_INTERVAL:-$(atmost 1200 100)}
+export QUEUE_POLL_INTERVAL=${QUEUE_POLL_INTERVAL:-20ms}
 export RETRY_BACKOFF_MIN=${RETRY_BACKOFF_MIN:-$(ms 60000)}
 export RETRY_BACKOFF_MAX=${RETRY_BACKOFF_MAX:-$(ms 600000)}
 export DEMO_PASSWORD=${DEMO_PASSWORD:-SuperSecret123!}

@@ -55,9 +55,8 @@ func run() error {
 	// busy cores), so it is the production default or 60 ms, whichever is
 	// more. A requeued task can only be scheduled to the whole second
 	// (asynq), so waits of up to 1.5 s are slept in place whatever the
-	// scale. The queue poll interval is the default or shorter.
+	// scale. The queue poll interval is the default.
 	atLeast := func(d, floor time.Duration) string { return max(d/time.Duration(scale), floor).String() }
-	atMost := func(d, ceiling time.Duration) string { return min(d/time.Duration(scale), ceiling).String() }
 	margin, err := time.ParseDuration(benchkit.EnvString("RATE_MARGIN", atLeast(200*time.Millisecond, 60*time.Millisecond)))
 	if err != nil {
 		return fmt.Errorf("RATE_MARGIN: %w", err)
@@ -94,7 +93,7 @@ func run() error {
 		"PLATFORM_TIMEOUT":     benchkit.EnvString("PLATFORM_TIMEOUT", scaled(10*time.Second)),
 		"PLATFORM_RATE_MARGIN": margin.String(),
 		"RATE_WAIT_IN_PLACE":   benchkit.EnvString("RATE_WAIT_IN_PLACE", atLeast(2*time.Second, 1500*time.Millisecond)),
-		"QUEUE_POLL_INTERVAL":  benchkit.EnvString("QUEUE_POLL_INTERVAL", atMost(1200*time.Millisecond, 100*time.Millisecond)),
+		"QUEUE_POLL_INTERVAL":  benchkit.EnvString("QUEUE_POLL_INTERVAL", "20ms"),
 		"RETRY_BACKOFF_MIN":    scaled(time.Second),
 		"RETRY_BACKOFF_MAX":    scaled(10 * time.Minute),
 		"WORKER_CONCURRENCY":   benchkit.EnvString("WORKER_CONCURRENCY", "600"),

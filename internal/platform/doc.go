@@ -8,7 +8,9 @@
 //     and caches the Bearer token per client id, replacing it before it
 //     expires (in the background, while the old one still serves);
 //     concurrent requests of one client share a single fetch. A 401 from the
-//     API drops the token, fetches a new one and retries once.
+//     API drops the token, fetches a new one and retries once. KeepTokens
+//     fetches every configured client's token when a worker starts, so a
+//     run's first request finds one ready.
 //   - retries a request that failed transiently in place, a few times
 //     (Options.InPlaceRetries, after Options.InPlaceDelay, both from the
 //     task policy) and only while the budget lets each retry go within the
@@ -17,7 +19,8 @@
 //     their retries) through the shared Limiter first; on a 429 it calls
 //     Limiter.Block with the platform's wait, so every worker holds off, and
 //     returns the error without retrying.
-//   - bounds every request by Options.Timeout and every body by
+//   - bounds every request by its endpoint's learned timeout (LearnTimeouts;
+//     Options.Timeout, PLATFORM_TIMEOUT, is the ceiling) and every body by
 //     Options.MaxBodyBytes, because the platform sometimes never answers.
 //   - sends X-Client-ID on every request, which is how the platform counts
 //     a client's rate budget.

@@ -59,7 +59,8 @@ type Options struct {
 	// BaseURL is the platform's root, e.g. http://127.0.0.1:3001 (PLATFORM_URL).
 	BaseURL string
 	// Timeout bounds one request, body included (PLATFORM_TIMEOUT), so a
-	// platform that never answers cannot hang a worker. Zero means
+	// platform that never answers cannot hang a worker; once LearnTimeouts
+	// runs it is the ceiling of each endpoint's learned timeout. Zero means
 	// DefaultTimeout.
 	Timeout time.Duration
 	// MaxBodyBytes caps a response body; a larger one is a permanent error
