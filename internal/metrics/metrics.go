@@ -23,6 +23,7 @@ type Metrics struct {
 	requests        *prometheus.CounterVec
 	requestDuration *prometheus.HistogramVec
 	tokenRefreshes  *prometheus.CounterVec
+	hedges          *prometheus.CounterVec
 	timeouts        *prometheus.GaugeVec
 
 	rateWait       prometheus.Histogram

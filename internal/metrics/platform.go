@@ -29,6 +29,9 @@ func (m *Metrics) registerPlatform() {
 	m.registry.MustRegister(m.requestDuration)
 	m.tokenRefreshes = m.counter("platform_token_refreshes_total",
 		"Access tokens fetched from the platform, by client.", "client")
+	m.hedges = m.counter("platform_hedges_total",
+		"Second copies of slow platform requests sent from a spare slot of the client's budget, by client and endpoint.",
+		"client", "endpoint")
 	m.timeouts = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: namespace, Name: "platform_timeout_seconds",
 		Help: "Timeout a platform request is given now, by endpoint: learned from the latencies of successful requests, within PLATFORM_TIMEOUT_FLOOR and PLATFORM_TIMEOUT.",
@@ -46,6 +49,11 @@ func (m *Metrics) Request(clientID, endpoint string, outcome platform.Outcome, d
 // given d from now on.
 func (m *Metrics) Timeout(endpoint string, d time.Duration) {
 	m.timeouts.WithLabelValues(endpoint).Set(d.Seconds())
+}
+
+// Hedged implements platform.Observer: a second copy of a slow request sent.
+func (m *Metrics) Hedged(clientID, endpoint string) {
+	m.hedges.WithLabelValues(clientID, endpoint).Inc()
 }
 
 // TokenRefreshed implements platform.Observer: one token fetched.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,12 +26,19 @@ type Faults struct {
 	// FailEvery makes every Nth admitted, authenticated GET /api/campaigns
 	// answer 503 (one counter for all clients); 0 never.
 	FailEvery int `json:"fail_every"`
+	// HangNext leaves the next N admitted, authenticated /api requests (of
+	// any client) unanswered, before any HangPercent draw: a test's way to
+	// hang one given request, such as the first copy of a hedged one. Read
+	// back, it is how many are left.
+	HangNext int `json:"hang_next"`
 }
 
 // faultState is Faults with the down clients as a set, swapped atomically.
 type faultState struct {
 	Faults
 	down map[string]bool
+	// hangNext is what is left of Faults.HangNext.
+	hangNext atomic.Int64
 }
 
 // isDown reports whether a client's requests answer 503.
@@ -46,6 +54,9 @@ func (s *Server) SetFaults(f Faults) error {
 	if f.FailEvery < 0 {
 		errs = append(errs, fmt.Errorf("fail_every must be 0 (never) or positive, got %d", f.FailEvery))
 	}
+	if f.HangNext < 0 {
+		errs = append(errs, fmt.Errorf("hang_next must not be negative, got %d", f.HangNext))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("set faults: %w", err)
 	}
@@ -60,13 +71,16 @@ func newFaultState(f Faults) *faultState {
 	for _, id := range f.DownClients {
 		st.down[id] = true
 	}
+	st.hangNext.Store(int64(f.HangNext))
 	return st
 }
 
 // Faults returns a copy of the current fault settings.
 func (s *Server) Faults() Faults {
-	f := s.faults.Load().Faults
+	st := s.faults.Load()
+	f := st.Faults
 	f.DownClients = slices.Clone(f.DownClients)
+	f.HangNext = int(st.hangNext.Load())
 	return f
 }
 
@@ -97,7 +111,7 @@ func (s *Server) handleSetFaults(w http.ResponseWriter, r *http.Request) {
 	f = s.Faults()
 	s.log.Info("mock faults changed",
 		"down_all", f.DownAll, "hang_all", f.HangAll, "down_clients", f.DownClients,
-		"hang_percent", f.HangPercent, "fail_every", f.FailEvery)
+		"hang_percent", f.HangPercent, "fail_every", f.FailEvery, "hang_next", f.HangNext)
 	writeJSON(w, http.StatusOK, f)
 }
 
@@ -120,6 +134,11 @@ func (s *Server) failNow(f *faultState) bool {
 func (s *Server) shouldHang(c *client, f *faultState) bool {
 	if f.HangAll {
 		return true
+	}
+	for n := f.hangNext.Load(); n > 0; n = f.hangNext.Load() {
+		if f.hangNext.CompareAndSwap(n, n-1) {
+			return true
+		}
 	}
 	return f.HangPercent > 0 && c.drawHang(f.HangPercent)
 }

@@ -87,7 +87,7 @@ func TestFaultsChangeAtRunTime(t *testing.T) {
 
 	a := b.do(t, http.MethodGet, "/__mock/faults", nil)
 	checkAnswer(t, a)
-	require.JSONEq(t, `{"down_all":false,"hang_all":false,"down_clients":[],"hang_percent":0,"fail_every":0}`, string(a.body))
+	require.JSONEq(t, `{"down_all":false,"hang_all":false,"down_clients":[],"hang_percent":0,"fail_every":0,"hang_next":0}`, string(a.body))
 
 	set := func(body string) answer {
 		req, err := http.NewRequest(http.MethodPost, b.ts.URL+"/__mock/faults", strings.NewReader(body))
@@ -105,7 +105,7 @@ func TestFaultsChangeAtRunTime(t *testing.T) {
 
 	a = set(`{"down_all":true}`)
 	require.Equal(t, http.StatusOK, a.status)
-	require.JSONEq(t, `{"down_all":true,"hang_all":false,"down_clients":[],"hang_percent":0,"fail_every":0}`, string(a.body))
+	require.JSONEq(t, `{"down_all":true,"hang_all":false,"down_clients":[],"hang_percent":0,"fail_every":0,"hang_next":0}`, string(a.body))
 	require.Equal(t, Faults{DownAll: true, DownClients: []string{}}, b.srv.Faults())
 	for _, id := range []string{"", "x"} {
 		require.Equal(t, http.StatusServiceUnavailable, b.list(t, id, tok, "").status)
@@ -127,6 +127,7 @@ func TestFaultsChangeAtRunTime(t *testing.T) {
 		`{"down_all":"yes"}`:       "cannot unmarshal",
 		`{"hang_percent":150}`:     "hang_percent must be between 0 and 100",
 		`{"hang_percent":-1}`:      "hang_percent",
+		`{"hang_next":-1}`:         "hang_next must not be negative",
 		`{"fail_every":-2}`:        "fail_every",
 		`{"hang_al":true}`:         "unknown field",
 		`{"down_all":true} {}`:     "unexpected data",

@@ -95,7 +95,7 @@ func (c *Client) call(ctx context.Context, r request, decode func([]byte) error)
 		r.authorization = "Bearer " + tok
 		r.secrets = []secret.Secret{tok, creds.Password}
 		start := time.Now()
-		err := c.do(ctx, r, decode)
+		err := c.hedged(ctx, r, decode)
 		expired := !refreshed && err != nil && err.Status == http.StatusUnauthorized
 		outcome := err.outcome()
 		if expired {

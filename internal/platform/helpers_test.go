@@ -198,6 +198,7 @@ type recordingObserver struct {
 	mu        sync.Mutex
 	requests  []observed
 	refreshed []string
+	hedged    []string
 }
 
 type observed struct {
@@ -211,10 +212,23 @@ func (o *recordingObserver) Request(clientID, endpoint string, outcome Outcome, 
 	o.requests = append(o.requests, observed{clientID, endpoint, outcome})
 }
 
+func (o *recordingObserver) Hedged(clientID, endpoint string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.hedged = append(o.hedged, clientID+" "+endpoint)
+}
+
 func (o *recordingObserver) TokenRefreshed(clientID string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.refreshed = append(o.refreshed, clientID)
+}
+
+// hedges lists the hedges observed, as "client endpoint".
+func (o *recordingObserver) hedges() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.hedged...)
 }
 
 // outcomes lists the outcomes observed for one endpoint, in order.

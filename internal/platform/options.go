@@ -43,14 +43,16 @@ type Limiter interface {
 	Block(ctx context.Context, clientID string, d time.Duration) error
 }
 
-// Observer receives one call per finished platform request and per token
-// refresh, for metrics. Calls come from many goroutines at once.
+// Observer receives one call per finished platform request, per token
+// refresh and per hedge, for metrics. Calls come from many goroutines at once.
 type Observer interface {
 	// Request reports one HTTP attempt: endpoint is "auth", "list" or
 	// "sync"; d runs from sending to the end of the body.
 	Request(clientID, endpoint string, outcome Outcome, d time.Duration)
 	// TokenRefreshed reports one successful token fetch.
 	TokenRefreshed(clientID string)
+	// Hedged reports a second copy of a slow request sent (see Hedger).
+	Hedged(clientID, endpoint string)
 }
 
 // Options configure a Client. Zero values take the documented defaults;
