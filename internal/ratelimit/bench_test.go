@@ -57,7 +57,7 @@ func BenchmarkFence(b *testing.B) {
 		require.NoError(b, rdb.ConfigResetStat(b.Context()).Err())
 		for b.Loop() {
 			if err := s.Run(b.Context(), rdb, keys, l.opts.Limit, l.span, l.maxWait,
-				expirySlack.Milliseconds(), "", l.fence, l.now()).Err(); err != nil {
+				expirySlack.Milliseconds(), "", l.fence, l.now(), l.gap).Err(); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -27,8 +27,8 @@ func (l *Limiter) Book(ctx context.Context, clientID string, holders []string) (
 		return nil, nil
 	}
 	stamps, blocked, tickets := l.keys(clientID)
-	args := make([]any, 0, 5+len(holders))
-	args = append(args, l.opts.Limit, l.span, expirySlack.Milliseconds(), l.fenceFor(clientID), l.now())
+	args := make([]any, 0, 6+len(holders))
+	args = append(args, l.opts.Limit, l.span, expirySlack.Milliseconds(), l.fenceFor(clientID), l.now(), l.gap)
 	for _, h := range holders {
 		args = append(args, h)
 	}

@@ -14,12 +14,17 @@
 // of the callers' clocks (Options.Clock, passed to every script, so tests
 // can set it), and a "blocked until" key written by Limiter.Block. Each
 // decision is one Lua script, which Redis runs atomically. Let span =
-// Window + Margin and let s_L be the L-th most recent stamp (L = Limit). A
-// booking at time now gets the stamp
+// Window + Margin, let s_L be the L-th most recent stamp (L = Limit) and
+// s_1 the newest. A booking at time now gets the stamp
 //
-//	t = max(now, blockedUntil, s_L + span)
+//	t = max(now, blockedUntil, s_L + span, s_1 + Margin/2)
 //
-// (slot.lua). There is one way to book; it serves two moments.
+// (slot.lua). The last term spaces a client's sends: a burst of L sends at
+// one instant would queue behind itself on its way and spread its arrivals
+// by as much as the margin must cover. It costs at most L-1 half-margins
+// once per run of sends, not throughput, and only ever makes a stamp later,
+// which the exactness argument below allows. There is one way to book; it
+// serves two moments.
 //
 // # Booking: a slot per task, when the task is created
 //

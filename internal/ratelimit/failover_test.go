@@ -71,10 +71,10 @@ func TestFailoverFencesTheBudgetOfAClientWhoseStampsMayBeLost(t *testing.T) {
 	require.Zero(t, wait)
 	require.NoError(t, primary.Do(t.Context(), "WAIT", 1, 1000).Err())
 	require.NoError(t, replica.Do(t.Context(), "REPLICAOF", "NO", "ONE").Err())
-	for range limit - 1 {
+	for i := range limit - 1 {
 		wait, err := onPrimary.Reserve(t.Context(), "acme")
 		require.NoError(t, err)
-		require.Zero(t, wait, "the budget had room for %d sends at once", limit)
+		require.LessOrEqual(t, wait, time.Duration(i+1)*opts.Margin/2, "the budget had room for %d sends, half a margin apart", limit)
 	}
 
 	_, err = onReplica.Reserve(t.Context(), "acme")

@@ -9,6 +9,7 @@
 -- ARGV[3]  expiry slack, milliseconds
 -- ARGV[4]  fence length after a primary change, microseconds
 -- ARGV[5]  now, microseconds
+-- ARGV[6]  least gap between two stamps, microseconds
 -- Returns 1 when the slot is booked (send the copy now), 0 when not.
 local limit = tonumber(ARGV[1])
 local span = tonumber(ARGV[2])
@@ -24,7 +25,7 @@ local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 if #newest == 2 and tonumber(newest[2]) > now then
   return 0
 end
-if next_slot(KEYS[1], limit, span, now) > now then
+if next_slot(KEYS[1], limit, span, tonumber(ARGV[6]), now) > now then
   return 0
 end
 add_stamp(KEYS[1], now, span, slack)

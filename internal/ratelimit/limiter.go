@@ -32,6 +32,14 @@ type Limiter struct {
 	span int64
 	// maxWait is MaxInPlaceWait in whole microseconds, rounded down.
 	maxWait int64
+	// gap is the least time between two sends of a client, in
+	// microseconds: half the margin. A burst of Limit sends at one instant
+	// queues behind itself in the sending process and on the way, which
+	// spreads its arrivals by as much as the margin must cover; spaced
+	// sends do not. It costs at most Limit-1 gaps once per run of sends,
+	// never throughput (a send a span after its Limit-th predecessor is
+	// usually far more than a gap after the one before).
+	gap int64
 	// fence is how long a client's budget is blocked at least when its
 	// first decision on a new primary finds that the primary changed
 	// (fence.lua): span and MaxInPlaceWait, in microseconds. See
@@ -54,6 +62,7 @@ func New(rdb redis.UniversalClient, opts Options) (*Limiter, error) {
 		opts:    opts,
 		span:    span,
 		maxWait: opts.MaxInPlaceWait.Microseconds(),
+		gap:     (opts.Margin / 2).Microseconds(),
 		fence:   span + opts.MaxInPlaceWait.Microseconds() + 1,
 	}, nil
 }
@@ -83,7 +92,7 @@ func (l *Limiter) reserve(ctx context.Context, clientID string) (time.Duration, 
 	holder, _ := ctx.Value(holderKey{}).(string)
 	stamps, blocked, tickets := l.keys(clientID)
 	res, err := reserveScript.Run(ctx, l.rdb, []string{stamps, blocked, tickets, l.primaryKey(clientID)},
-		l.opts.Limit, l.span, l.maxWait, expirySlack.Milliseconds(), holder, l.fenceFor(clientID), l.now()).Int64Slice()
+		l.opts.Limit, l.span, l.maxWait, expirySlack.Milliseconds(), holder, l.fenceFor(clientID), l.now(), l.gap).Int64Slice()
 	if err == nil && len(res) != 4 {
 		err = fmt.Errorf("unexpected script reply %v", res)
 	}

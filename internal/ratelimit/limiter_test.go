@@ -41,6 +41,27 @@ func TestReserveWaitsUntilOldestStampPlusSpan(t *testing.T) {
 		stampScores(t, rdb, l, "c"))
 }
 
+// A client's sends are spaced half a margin apart even when its budget
+// would let them go at one instant, so that they do not queue behind each
+// other on their way; the span rule still sets the pace.
+func TestSendsAreSpacedHalfAMargin(t *testing.T) {
+	t.Parallel()
+	rdb := testenv.Redis(t)
+	clk := newManualClock()
+	l := newLimiter(t, rdb, Options{Limit: 3, Window: time.Second, Margin: 40 * time.Millisecond,
+		MaxInPlaceWait: 2 * time.Second, Clock: clk})
+	var waits []time.Duration
+	for range 4 {
+		d, err := l.Reserve(t.Context(), "c")
+		require.NoError(t, err)
+		waits = append(waits, d)
+	}
+	require.Equal(t, []time.Duration{0, 20 * time.Millisecond, 40 * time.Millisecond, 1040 * time.Millisecond}, waits)
+	due, err := l.Book(t.Context(), "c", []string{"a", "b"})
+	require.NoError(t, err)
+	require.Equal(t, []time.Duration{1060*time.Millisecond - l.returnLead(), 1080*time.Millisecond - l.returnLead()}, due)
+}
+
 // One client's exhausted budget does not delay another client.
 func TestClientsHaveSeparateBudgets(t *testing.T) {
 	t.Parallel()

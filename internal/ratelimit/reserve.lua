@@ -12,6 +12,7 @@
 -- ARGV[5]  holder: who asks, "" for an anonymous caller
 -- ARGV[6]  fence length after a primary change, microseconds
 -- ARGV[7]  now, microseconds
+-- ARGV[8]  least gap between two stamps, microseconds
 -- Returns {go, wait, booked, stamp}, wait in microseconds from now and stamp
 -- the slot's score:
 --   {1, wait, _, stamp}  send after wait (negative: the holder's slot is that late)
@@ -38,7 +39,7 @@ if holder ~= '' then
   end
 end
 
-local at = next_slot(KEYS[1], limit, span, math.max(now, blocked))
+local at = next_slot(KEYS[1], limit, span, tonumber(ARGV[8]), math.max(now, blocked))
 local wait = at - now
 if wait > max_wait and holder == '' then
   return {0, wait, 0, at}

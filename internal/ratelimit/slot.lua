@@ -3,11 +3,16 @@
 --
 -- The next free slot at or after at: a new stamp must lie at least a span
 -- after the limit-th most recent stamp, so that it and the limit-1 more
--- recent ones never share a span.
-local function next_slot(stamps_key, limit, span, at)
+-- recent ones never share a span, and at least gap after the newest, so
+-- that a client's sends are never a burst at one instant.
+local function next_slot(stamps_key, limit, span, gap, at)
   local kth = redis.call('ZRANGE', stamps_key, -limit, -limit, 'WITHSCORES')
   if #kth == 2 and tonumber(kth[2]) + span > at then
-    return tonumber(kth[2]) + span
+    at = tonumber(kth[2]) + span
+  end
+  local newest = redis.call('ZRANGE', stamps_key, -1, -1, 'WITHSCORES')
+  if #newest == 2 and tonumber(newest[2]) + gap > at then
+    at = tonumber(newest[2]) + gap
   end
   return at
 end
