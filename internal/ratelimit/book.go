@@ -10,6 +10,9 @@ import (
 // holders' tickets, and returns for each how long its work should stay out
 // of the queue: until shortly before its slot (returnLead), so that it
 // comes back in time to claim the slot in Wait and sleep the rest in place.
+// No slot is booked sooner than returnLead from now, so that work created
+// now has that long to come out of a busy queue: a ticket claimed later
+// than half the margin after its slot cannot be used.
 // A holder that already has a ticket keeps it, so booking the same work
 // again (a retried fan-out) books nothing new.
 //
@@ -27,8 +30,10 @@ func (l *Limiter) Book(ctx context.Context, clientID string, holders []string) (
 		return nil, nil
 	}
 	stamps, blocked, tickets := l.keys(clientID)
-	args := make([]any, 0, 6+len(holders))
-	args = append(args, l.opts.Limit, l.span, expirySlack.Milliseconds(), l.fenceFor(clientID), l.now(), l.gap)
+	lead := l.returnLead()
+	args := make([]any, 0, 7+len(holders))
+	args = append(args, l.opts.Limit, l.span, expirySlack.Milliseconds(), l.fenceFor(clientID), l.now(), l.gap,
+		lead.Microseconds())
 	for _, h := range holders {
 		args = append(args, h)
 	}
@@ -39,7 +44,6 @@ func (l *Limiter) Book(ctx context.Context, clientID string, holders []string) (
 	if err != nil {
 		return nil, fmt.Errorf("ratelimit: book %d sends for client %q: %w", len(holders), clientID, err)
 	}
-	lead := l.returnLead()
 	due := make([]time.Duration, len(res))
 	for i, slot := range res {
 		due[i] = max(time.Duration(slot)*time.Microsecond-lead, 0)

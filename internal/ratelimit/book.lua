@@ -8,23 +8,25 @@
 -- ARGV[4]  fence length after a primary change, microseconds
 -- ARGV[5]  now, microseconds
 -- ARGV[6]  least gap between two stamps, microseconds
--- ARGV[7..]  the holders
+-- ARGV[7]  lead: the earliest slot booked is this long after now, microseconds
+-- ARGV[8..]  the holders
 -- Returns each holder's slot, in microseconds from now.
 local limit = tonumber(ARGV[1])
 local span = tonumber(ARGV[2])
 local slack = tonumber(ARGV[3])
 local now = tonumber(ARGV[5])
 local gap = tonumber(ARGV[6])
+local earliest = now + tonumber(ARGV[7])
 fence(KEYS[4], KEYS[2], now, tonumber(ARGV[4]), slack)
 trim(KEYS[1], KEYS[3], now, span)
 local blocked = tonumber(redis.call('GET', KEYS[2]) or '0')
 
 local slots = {}
-for i = 7, #ARGV do
+for i = 8, #ARGV do
   local holder = ARGV[i]
   local at = ticket_of(KEYS[3], holder, blocked)
   if not at then
-    at = next_slot(KEYS[1], limit, span, gap, math.max(now, blocked))
+    at = next_slot(KEYS[1], limit, span, gap, math.max(earliest, blocked))
     local expiry = add_stamp(KEYS[1], at, span, slack)
     redis.call('ZADD', KEYS[3], at, holder)
     redis.call('PEXPIREAT', KEYS[3], expiry)

@@ -53,6 +53,11 @@
 // extra send. A block (a 429, or the failover fence) voids the tickets it
 // covers: their holders book anew when they come, after the block.
 //
+// Book books no slot sooner than the lead from now, so that even the first
+// tasks of a fan-out have that long to come out of a busy queue: a ticket
+// claimed more than half the margin after its slot cannot be used (see late
+// slots), and with every later slot booked it could not be moved either.
+//
 // The lead: asynq schedules to the whole second, so a task due at 10.9 s
 // may run from 10.0 s on. Due returnLead before its slot, it arrives at
 // most a second earlier still, within MaxInPlaceWait of the slot when that

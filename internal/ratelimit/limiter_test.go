@@ -162,18 +162,19 @@ func TestBookLinesUpHoldersInOrder(t *testing.T) {
 	holders := []string{"p2", "p3", "s1", "s2", "s3"}
 	due, err := l.Book(t.Context(), "c", holders)
 	require.NoError(t, err)
-	require.Equal(t, []time.Duration{0, 0, time.Second - lead, time.Second - lead, 2*time.Second - lead}, due)
+	// No slot sooner than the lead: the first two at 0.5 s, then a span on.
+	require.Equal(t, []time.Duration{0, 0, time.Second, time.Second, 2 * time.Second}, due)
 	again, err := l.Book(t.Context(), "c", holders)
 	require.NoError(t, err)
 	require.Equal(t, due, again, "a holder keeps its ticket")
 	require.Len(t, stampScores(t, rdb, l, "c"), 5)
 
 	// s3 comes back when it was told to and claims its own slot, although
-	// an anonymous caller took the other slot at 2 s in between.
+	// an anonymous caller took the other slot at 2.5 s in between.
 	clk.Add(due[4])
 	d, err := l.Reserve(t.Context(), "c")
 	require.NoError(t, err)
-	require.Equal(t, 2*time.Second-due[4], d, "the free slot is the one the tickets left at 2 s")
+	require.Equal(t, 2500*time.Millisecond-due[4], d, "the free slot is the one the tickets left at 2.5 s")
 	d, err = l.Reserve(WithHolder(t.Context(), "s3"), "c")
 	require.NoError(t, err)
 	require.Equal(t, lead, d)
@@ -192,7 +193,7 @@ func TestBlockVoidsTicketsItCovers(t *testing.T) {
 	l := newLimiter(t, rdb, Options{Limit: 1, Window: time.Second, MaxInPlaceWait: 100 * time.Millisecond, Clock: clk})
 	due, err := l.Book(t.Context(), "c", []string{"a", "b"})
 	require.NoError(t, err)
-	require.Equal(t, []time.Duration{0, time.Second - l.returnLead()}, due)
+	require.Equal(t, []time.Duration{0, time.Second}, due, "slots at the lead (50 ms) and a second on")
 
 	require.NoError(t, l.Block(t.Context(), "c", 5*time.Second))
 	_, err = l.Reserve(WithHolder(t.Context(), "b"), "c")

@@ -129,7 +129,7 @@ func TestStoreMigratesAndOpensFromManyProcessesAtOnce(t *testing.T) {
 // between them, then no budget for either.
 func TestLimitersFromOneConfigurationShareTheBudget(t *testing.T) {
 	cfg := loadConfig(t, map[string]string{"PLATFORM_RATE_LIMIT": "2", "PLATFORM_RATE_WINDOW": "1h",
-		"RATE_WAIT_IN_PLACE": "0s"})
+		"RATE_WAIT_IN_PLACE": "1s"})
 	_, rdb, err := wiring.Redis(t.Context(), cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = rdb.Close() })
@@ -149,7 +149,7 @@ func TestLimitersFromOneConfigurationShareTheBudget(t *testing.T) {
 // The queue and the fan-out carry the task policy and the shared budget:
 // a task gets one asynq retry more than TASK_MAX_RETRY (the spare that no
 // failure spends) and the policy's timeout, and pages beyond the budget of
-// the window wait in the queue for their booked slots.
+// the window wait in the queue for their booked slots a window on.
 func TestQueueAndFanOutFollowThePolicyAndTheBudget(t *testing.T) {
 	t.Parallel()
 	cfg := loadConfig(t, map[string]string{"TASK_MAX_RETRY": "4", "SYNC_CALL": "false"})
@@ -169,8 +169,17 @@ func TestQueueAndFanOutFollowThePolicyAndTheBudget(t *testing.T) {
 	insp := asynq.NewInspectorFromRedisClient(rdb)
 	info, err := insp.GetQueueInfo(tasks.QueuePages)
 	require.NoError(t, err)
-	require.Equal(t, cfg.RateLimit, info.Pending, "a window's budget goes at once")
-	require.Equal(t, 2, info.Scheduled, "the rest wait for their slots a window on")
+	require.Equal(t, len(pages), info.Pending+info.Scheduled)
+	for i, page := range pages {
+		task, err := insp.GetTaskInfo(tasks.QueuePages, tasks.FetchPageID(1, page))
+		require.NoError(t, err)
+		if i >= cfg.RateLimit {
+			require.Greater(t, time.Until(task.NextProcessAt), cfg.RateWindow-5*time.Second,
+				"page %d waits for its slot a window on", page)
+		} else {
+			require.Less(t, time.Until(task.NextProcessAt), 5*time.Second, "page %d goes in the first window", page)
+		}
+	}
 	task, err := insp.GetTaskInfo(tasks.QueuePages, tasks.FetchPageID(1, 2))
 	require.NoError(t, err)
 	require.Equal(t, 5, task.MaxRetry)
