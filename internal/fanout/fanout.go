@@ -54,26 +54,29 @@ type PageItems struct {
 	Items []store.Item
 }
 
-// Enqueue books a slot for every task of w that spends budget, pages first,
-// and enqueues each task for shortly before its slot. Tasks already queued
+// Enqueue books a slot for every task of w that spends budget, pages first
+// and urgent (ratelimit.WithUrgentHolder: a page retried takes a save's
+// slot rather than wait behind every save), and enqueues each task for
+// shortly before its slot. Tasks already queued
 // keep their place and their slot (both are keyed by task id), so a
 // fan-out that is retried books and enqueues nothing twice.
 func (f *FanOut) Enqueue(ctx context.Context, w Work) error {
-	holders := make([]string, 0, len(w.Pages))
+	pages := make([]string, 0, len(w.Pages))
 	for _, page := range w.Pages {
-		holders = append(holders, tasks.FetchPassPageID(w.RunID, w.Pass, page))
+		pages = append(pages, tasks.FetchPassPageID(w.RunID, w.Pass, page))
 	}
+	var saves []string
 	if f.savesSpend {
 		for _, s := range w.Saves {
 			for _, it := range s.Items {
-				holders = append(holders, tasks.SaveID(w.RunID, it.Key))
+				saves = append(saves, tasks.SaveID(w.RunID, it.Key))
 			}
 		}
 	}
 	var due []time.Duration
 	if f.limiter != nil {
 		var err error
-		if due, err = f.limiter.Book(ctx, w.ClientID, holders); err != nil {
+		if due, err = f.limiter.Book(ctx, w.ClientID, pages, saves); err != nil {
 			return fmt.Errorf("fanout: run %d: %w", w.RunID, err)
 		}
 	}

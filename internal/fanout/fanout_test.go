@@ -62,7 +62,7 @@ func TestEnqueueBooksEachTaskItsSlot(t *testing.T) {
 	}
 
 	// The slots are the tasks' tickets: each is still booked for its task.
-	again, err := lim.Book(t.Context(), "acme", []string{tasks.SaveID(7, "c3")})
+	again, err := lim.Book(t.Context(), "acme", nil, []string{tasks.SaveID(7, "c3")})
 	require.NoError(t, err)
 	require.Greater(t, again[0], 2*window-2*time.Second, "c3 keeps its slot a second window on")
 }

@@ -102,12 +102,19 @@ func (h *Handlers) Register(mux *asynq.ServeMux) {
 	mux.HandleFunc(tasks.TypeSave, h.settling(holding(h.save)))
 }
 
-// holding names the task as the rate-limit ticket holder, so that a task
-// sent back to the queue for budget keeps its booked slot when it returns.
+// holding names the task as the rate-limit ticket holder, so that it
+// claims the slot booked for it (package fanout) and keeps its place when
+// it goes back to the queue for budget. A page is an urgent holder: the
+// saves it reveals wait on it, so its retry takes a save's slot instead of
+// one behind all of them.
 func holding(next asynq.HandlerFunc) asynq.HandlerFunc {
 	return func(ctx context.Context, t *asynq.Task) error {
 		if id, ok := asynq.GetTaskID(ctx); ok {
-			ctx = ratelimit.WithHolder(ctx, id)
+			if t.Type() == tasks.TypeFetchPage {
+				ctx = ratelimit.WithUrgentHolder(ctx, id)
+			} else {
+				ctx = ratelimit.WithHolder(ctx, id)
+			}
 		}
 		return next(ctx, t)
 	}

@@ -69,7 +69,7 @@ func TestHedgeAnswersAHungRequestFromASpareSlot(t *testing.T) {
 	for i := range 2 * limit {
 		holders = append(holders, fmt.Sprintf("queued-%d", i))
 	}
-	due, err := lim.Book(ctx, testClient, holders)
+	due, err := lim.Book(ctx, testClient, nil, holders)
 	require.NoError(t, err)
 	require.Zero(t, due[0], "the hung request's own slot is now")
 	require.NoError(t, srv.SetFaults(mock.Faults{HangNext: 1}))

@@ -51,13 +51,12 @@ func BenchmarkFence(b *testing.B) {
 	unfenced := redis.NewScript("local function fence() end\n" + slotSrc + reserveSrc)
 	l := newLimiter(b, rdb, Options{Limit: 1 << 30, Window: time.Millisecond, MaxInPlaceWait: time.Second})
 	run := func(b *testing.B, s *redis.Script, client string) {
-		stamps, blocked, tickets := l.keys(client)
-		keys := []string{stamps, blocked, tickets, l.primaryKey(client)}
+		keys := l.keys(client)
 		require.NoError(b, s.Load(b.Context(), rdb).Err())
 		require.NoError(b, rdb.ConfigResetStat(b.Context()).Err())
 		for b.Loop() {
 			if err := s.Run(b.Context(), rdb, keys, l.opts.Limit, l.span, l.maxWait,
-				expirySlack.Milliseconds(), "", l.fence, l.now(), l.gap).Err(); err != nil {
+				expirySlack.Milliseconds(), "", l.fence, l.now(), l.gap, 0).Err(); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -25,7 +25,7 @@ func TestBlockHoldsAllProcesses(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 400*time.Millisecond, left)
 
-	_, blockKey, _ := first.keys("c")
+	blockKey := first.keys("c")[blockedKey]
 	until, err := rdb.Get(t.Context(), blockKey).Int64()
 	require.NoError(t, err)
 	for range 3 {

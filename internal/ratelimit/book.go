@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// Book books the client's next free slots, one per holder in order, as the
-// holders' tickets, and returns for each how long its work should stay out
+// Book books the client's next free slots, one per holder in order (the
+// urgent ones first, see WithUrgentHolder), as the holders' tickets, and returns for each how long its work should stay out
 // of the queue: until shortly before its slot (returnLead), so that it
 // comes back in time to claim the slot in Wait and sleep the rest in place.
 // No slot is booked sooner than returnLead from now, so that work created
@@ -22,27 +22,30 @@ import (
 // through the queue for budget it cannot have yet. A slot booked for work
 // that never comes (cancelled, deleted by hand) is spent for nothing; it is
 // never an extra send.
-func (l *Limiter) Book(ctx context.Context, clientID string, holders []string) ([]time.Duration, error) {
+func (l *Limiter) Book(ctx context.Context, clientID string, urgent, holders []string) ([]time.Duration, error) {
 	if clientID == "" {
 		return nil, fmt.Errorf("ratelimit: book: %w", ErrEmptyClientID)
 	}
-	if len(holders) == 0 {
+	n := len(urgent) + len(holders)
+	if n == 0 {
 		return nil, nil
 	}
-	stamps, blocked, tickets := l.keys(clientID)
 	lead := l.returnLead()
-	args := make([]any, 0, 7+len(holders))
+	args := make([]any, 0, 8+n)
 	args = append(args, l.opts.Limit, l.span, expirySlack.Milliseconds(), l.fenceFor(clientID), l.now(), l.gap,
-		lead.Microseconds())
+		lead.Microseconds(), len(urgent))
+	for _, h := range urgent {
+		args = append(args, h)
+	}
 	for _, h := range holders {
 		args = append(args, h)
 	}
-	res, err := bookScript.Run(ctx, l.rdb, []string{stamps, blocked, tickets, l.primaryKey(clientID)}, args...).Int64Slice()
-	if err == nil && len(res) != len(holders) {
+	res, err := bookScript.Run(ctx, l.rdb, l.keys(clientID), args...).Int64Slice()
+	if err == nil && len(res) != n {
 		err = fmt.Errorf("unexpected script reply of %d slots", len(res))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("ratelimit: book %d sends for client %q: %w", len(holders), clientID, err)
+		return nil, fmt.Errorf("ratelimit: book %d sends for client %q: %w", n, clientID, err)
 	}
 	due := make([]time.Duration, len(res))
 	for i, slot := range res {

@@ -1,7 +1,7 @@
 -- book.lua: book one slot per holder, in order, as each holder's ticket
 -- (see Limiter.Book). A holder that already has a ticket keeps it.
 --
--- KEYS[1..4]  as in reserve.lua
+-- KEYS[1..5]  as in reserve.lua
 -- ARGV[1]  limit: stamps allowed in any span
 -- ARGV[2]  span: window + margin, microseconds
 -- ARGV[3]  expiry slack, milliseconds
@@ -9,7 +9,8 @@
 -- ARGV[5]  now, microseconds
 -- ARGV[6]  least gap between two stamps, microseconds
 -- ARGV[7]  lead: the earliest slot booked is this long after now, microseconds
--- ARGV[8..]  the holders
+-- ARGV[8]  how many of the holders, from the first, are urgent
+-- ARGV[9..]  the holders
 -- Returns each holder's slot, in microseconds from now.
 local limit = tonumber(ARGV[1])
 local span = tonumber(ARGV[2])
@@ -17,19 +18,23 @@ local slack = tonumber(ARGV[3])
 local now = tonumber(ARGV[5])
 local gap = tonumber(ARGV[6])
 local earliest = now + tonumber(ARGV[7])
+local urgent = tonumber(ARGV[8])
 fence(KEYS[4], KEYS[2], now, tonumber(ARGV[4]), slack)
-trim(KEYS[1], KEYS[3], now, span)
+trim(KEYS[1], KEYS[3], KEYS[5], now, span)
 local blocked = tonumber(redis.call('GET', KEYS[2]) or '0')
 
 local slots = {}
-for i = 8, #ARGV do
+for i = 9, #ARGV do
   local holder = ARGV[i]
-  local at = ticket_of(KEYS[3], holder, blocked)
+  local at = ticket_of(KEYS[3], KEYS[5], holder, blocked)
   if not at then
     at = next_slot(KEYS[1], limit, span, gap, math.max(earliest, blocked))
     local expiry = add_stamp(KEYS[1], at, span, slack)
-    redis.call('ZADD', KEYS[3], at, holder)
-    redis.call('PEXPIREAT', KEYS[3], expiry)
+    if i - 8 <= urgent then
+      add_ticket(KEYS[5], at, holder, expiry)
+    else
+      add_ticket(KEYS[3], at, holder, expiry)
+    end
   end
   slots[#slots + 1] = at - now
 end

@@ -47,6 +47,14 @@
 // to the queue instead of holding a worker. An anonymous caller (no holder)
 // cannot come back for a ticket and books nothing then.
 //
+// Some work waits on other work: a page reveals the records to save. Its
+// holder is urgent (WithUrgentHolder; Book takes urgent holders first), and
+// when it needs a slot again (its request failed) it takes the earliest
+// slot booked for work that is not urgent and not yet due out of the queue,
+// rather than one behind all of it, which would hold the page's own saves
+// back until after every other save of the run. The work it takes the slot
+// from books anew, at the end of the line, when it comes.
+//
 // A ticket is an ordinary stamp, so the exactness argument below is
 // unchanged; a ticket never claimed (its work was cancelled or deleted) or
 // claimed too late (see late slots) is a slot spent for nothing, never an

@@ -15,8 +15,7 @@ func (l *Limiter) Hedge(ctx context.Context, clientID string) (bool, error) {
 	if clientID == "" {
 		return false, fmt.Errorf("ratelimit: hedge: %w", ErrEmptyClientID)
 	}
-	stamps, blocked, tickets := l.keys(clientID)
-	ok, err := hedgeScript.Run(ctx, l.rdb, []string{stamps, blocked, tickets, l.primaryKey(clientID)},
+	ok, err := hedgeScript.Run(ctx, l.rdb, l.keys(clientID),
 		l.opts.Limit, l.span, expirySlack.Milliseconds(), l.fenceFor(clientID), l.now(), l.gap).Int64()
 	if err != nil {
 		return false, fmt.Errorf("ratelimit: hedge for client %q: %w", clientID, err)

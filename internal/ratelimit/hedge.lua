@@ -3,7 +3,7 @@
 -- may use budget the client's work leaves unused, never a slot that queued
 -- work needs. See Limiter.Hedge.
 --
--- KEYS[1..4]  as in reserve.lua
+-- KEYS[1..5]  as in reserve.lua
 -- ARGV[1]  limit: stamps allowed in any span
 -- ARGV[2]  span: window + margin, microseconds
 -- ARGV[3]  expiry slack, milliseconds
@@ -16,7 +16,7 @@ local span = tonumber(ARGV[2])
 local slack = tonumber(ARGV[3])
 local now = tonumber(ARGV[5])
 fence(KEYS[4], KEYS[2], now, tonumber(ARGV[4]), slack)
-trim(KEYS[1], KEYS[3], now, span)
+trim(KEYS[1], KEYS[3], KEYS[5], now, span)
 local blocked = tonumber(redis.call('GET', KEYS[2]) or '0')
 if blocked > now then
   return 0

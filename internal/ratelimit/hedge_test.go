@@ -24,7 +24,7 @@ func TestHedgeUsesOnlyBudgetNoWorkNeeds(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok, "a free slot and nothing booked: the hedge goes")
 
-	_, err = l.Book(t.Context(), "c", []string{"a", "b"})
+	_, err = l.Book(t.Context(), "c", nil, []string{"a", "b"})
 	require.NoError(t, err)
 	ok, err = l.Hedge(t.Context(), "c")
 	require.NoError(t, err)

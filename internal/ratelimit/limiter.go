@@ -89,10 +89,13 @@ func (l *Limiter) reserve(ctx context.Context, clientID string) (time.Duration, 
 	if clientID == "" {
 		return 0, 0, fmt.Errorf("ratelimit: reserve: %w", ErrEmptyClientID)
 	}
-	holder, _ := ctx.Value(holderKey{}).(string)
-	stamps, blocked, tickets := l.keys(clientID)
-	res, err := reserveScript.Run(ctx, l.rdb, []string{stamps, blocked, tickets, l.primaryKey(clientID)},
-		l.opts.Limit, l.span, l.maxWait, expirySlack.Milliseconds(), holder, l.fenceFor(clientID), l.now(), l.gap).Int64Slice()
+	h, _ := ctx.Value(holderKey{}).(holder)
+	urgent := 0
+	if h.urgent {
+		urgent = 1
+	}
+	res, err := reserveScript.Run(ctx, l.rdb, l.keys(clientID),
+		l.opts.Limit, l.span, l.maxWait, expirySlack.Milliseconds(), h.id, l.fenceFor(clientID), l.now(), l.gap, urgent).Int64Slice()
 	if err == nil && len(res) != 4 {
 		err = fmt.Errorf("unexpected script reply %v", res)
 	}
@@ -183,8 +186,8 @@ func (l *Limiter) Wait(ctx context.Context, clientID string) error {
 // whether it did: a late send then goes at once instead of waiting for a
 // slot at the end of the line, and the slot it leaves is not lost.
 func (l *Limiter) restamp(ctx context.Context, clientID string, stamp int64) (bool, error) {
-	stamps, blocked, _ := l.keys(clientID)
-	moved, err := restampScript.Run(ctx, l.rdb, []string{stamps, blocked, l.primaryKey(clientID)},
+	keys := l.keys(clientID)
+	moved, err := restampScript.Run(ctx, l.rdb, []string{keys[stampsKey], keys[blockedKey], keys[primaryKey]},
 		l.opts.Limit, l.span, stamp, expirySlack.Milliseconds(), l.fenceFor(clientID), l.now()).Int64()
 	if err != nil {
 		return false, fmt.Errorf("ratelimit: move a late slot of client %q: %w", clientID, err)
@@ -203,9 +206,8 @@ func (l *Limiter) Block(ctx context.Context, clientID string, d time.Duration) e
 	if d <= 0 {
 		return nil
 	}
-	_, blocked, _ := l.keys(clientID)
 	micros := int64((d + time.Microsecond - 1) / time.Microsecond)
-	if err := blockScript.Run(ctx, l.rdb, []string{blocked}, micros, expirySlack.Milliseconds(), l.now()).Err(); err != nil {
+	if err := blockScript.Run(ctx, l.rdb, []string{l.keys(clientID)[blockedKey]}, micros, expirySlack.Milliseconds(), l.now()).Err(); err != nil {
 		return fmt.Errorf("ratelimit: block client %q: %w", clientID, err)
 	}
 	return nil
@@ -217,10 +219,9 @@ func (l *Limiter) BlockedFor(ctx context.Context, clientID string) (time.Duratio
 	if clientID == "" {
 		return 0, fmt.Errorf("ratelimit: blocked for: %w", ErrEmptyClientID)
 	}
-	_, blocked, _ := l.keys(clientID)
 	// Run, not RunRO: a read-only script may go to a replica, which may
 	// lag behind the primary.
-	micros, err := blockedScript.Run(ctx, l.rdb, []string{blocked}, l.now()).Int64()
+	micros, err := blockedScript.Run(ctx, l.rdb, []string{l.keys(clientID)[blockedKey]}, l.now()).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("ratelimit: blocked for client %q: %w", clientID, err)
 	}
@@ -232,9 +233,21 @@ func (l *Limiter) now() int64 {
 	return l.opts.Clock.Now().UnixMicro()
 }
 
-// keys returns the client's stamp set, block key and ticket set.
-func (l *Limiter) keys(clientID string) (stamps, blocked, tickets string) {
-	return l.clientKey(clientID, "stamps"), l.clientKey(clientID, "blocked"), l.clientKey(clientID, "tickets")
+// The client's keys, in the order the booking scripts take them (KEYS[1..5]
+// of reserve.lua).
+const (
+	stampsKey = iota
+	blockedKey
+	ticketsKey
+	primaryKey
+	urgentKey
+)
+
+// keys returns the client's keys: its stamp set, block key, ticket set,
+// primary's replication ID (fence.lua) and urgent ticket set.
+func (l *Limiter) keys(clientID string) []string {
+	return []string{l.clientKey(clientID, "stamps"), l.clientKey(clientID, "blocked"), l.clientKey(clientID, "tickets"),
+		l.clientKey(clientID, "primary"), l.clientKey(clientID, "urgent")}
 }
 
 // fenceFor is the client's fence after a primary change: the fence, and a
@@ -247,12 +260,6 @@ func (l *Limiter) fenceFor(clientID string) int64 {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(clientID)) // a hash.Hash never fails to write
 	return l.fence + int64(h.Sum32())%max(l.span/2, 1)
-}
-
-// primaryKey holds the replication ID of the primary that last wrote the
-// client's budget (fence.lua).
-func (l *Limiter) primaryKey(clientID string) string {
-	return l.clientKey(clientID, "primary")
 }
 
 // clientKey names one of the client's keys. The client ID is a Redis

@@ -57,7 +57,7 @@ func TestSendsAreSpacedHalfAMargin(t *testing.T) {
 		waits = append(waits, d)
 	}
 	require.Equal(t, []time.Duration{0, 20 * time.Millisecond, 40 * time.Millisecond, 1040 * time.Millisecond}, waits)
-	due, err := l.Book(t.Context(), "c", []string{"a", "b"})
+	due, err := l.Book(t.Context(), "c", nil, []string{"a", "b"})
 	require.NoError(t, err)
 	require.Equal(t, []time.Duration{1060*time.Millisecond - l.returnLead(), 1080*time.Millisecond - l.returnLead()}, due)
 }
@@ -160,11 +160,11 @@ func TestBookLinesUpHoldersInOrder(t *testing.T) {
 	require.Equal(t, 500*time.Millisecond, lead)
 
 	holders := []string{"p2", "p3", "s1", "s2", "s3"}
-	due, err := l.Book(t.Context(), "c", holders)
+	due, err := l.Book(t.Context(), "c", nil, holders)
 	require.NoError(t, err)
 	// No slot sooner than the lead: the first two at 0.5 s, then a span on.
 	require.Equal(t, []time.Duration{0, 0, time.Second, time.Second, 2 * time.Second}, due)
-	again, err := l.Book(t.Context(), "c", holders)
+	again, err := l.Book(t.Context(), "c", nil, holders)
 	require.NoError(t, err)
 	require.Equal(t, due, again, "a holder keeps its ticket")
 	require.Len(t, stampScores(t, rdb, l, "c"), 5)
@@ -179,9 +179,49 @@ func TestBookLinesUpHoldersInOrder(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, lead, d)
 
-	none, err := l.Book(t.Context(), "c", nil)
+	none, err := l.Book(t.Context(), "c", nil, nil)
 	require.NoError(t, err)
 	require.Empty(t, none)
+}
+
+// An urgent holder (a page) that needs a slot again takes the earliest slot
+// booked for work that is not urgent and is not yet due out of the queue;
+// that work books anew, at the end of the line. A holder that is not
+// urgent takes the end of the line itself.
+func TestUrgentHolderTakesTheEarliestOtherTicket(t *testing.T) {
+	t.Parallel()
+	rdb := testenv.Redis(t)
+	clk := newManualClock()
+	l := newLimiter(t, rdb, Options{Limit: 1, Window: time.Second, MaxInPlaceWait: 100 * time.Millisecond, Clock: clk})
+	lead := l.returnLead()
+	due, err := l.Book(t.Context(), "c", []string{"p2"}, []string{"s1", "s2", "s3"})
+	require.NoError(t, err)
+	require.Equal(t, []time.Duration{0, time.Second, 2 * time.Second, 3 * time.Second}, due)
+
+	clk.Add(lead)
+	page := WithUrgentHolder(t.Context(), "p2")
+	d, err := l.Reserve(page, "c")
+	require.NoError(t, err)
+	require.Zero(t, d, "the page claims its slot")
+	// Its request failed; it asks again, and takes s1's slot.
+	_, err = l.Reserve(page, "c")
+	var nb *NoBudgetError
+	require.ErrorAs(t, err, &nb)
+	require.True(t, nb.Booked)
+	require.Equal(t, time.Second, nb.Wait)
+
+	_, err = l.Reserve(WithHolder(t.Context(), "s1"), "c")
+	require.ErrorAs(t, err, &nb)
+	require.Equal(t, 4*time.Second, nb.Wait, "s1 lost its slot and goes to the end of the line")
+	_, err = l.Reserve(WithHolder(t.Context(), "s9"), "c")
+	require.ErrorAs(t, err, &nb)
+	require.Equal(t, 5*time.Second, nb.Wait, "a holder that is not urgent takes no one's slot")
+	require.Len(t, stampScores(t, rdb, l, "c"), 6, "taking a slot books nothing new")
+
+	clk.Add(time.Second - lead)
+	d, err = l.Reserve(page, "c")
+	require.NoError(t, err)
+	require.Equal(t, lead, d, "the page claims the slot it took")
 }
 
 // A block that covers a ticket's slot voids the ticket: the holder's next
@@ -191,7 +231,7 @@ func TestBlockVoidsTicketsItCovers(t *testing.T) {
 	rdb := testenv.Redis(t)
 	clk := newManualClock()
 	l := newLimiter(t, rdb, Options{Limit: 1, Window: time.Second, MaxInPlaceWait: 100 * time.Millisecond, Clock: clk})
-	due, err := l.Book(t.Context(), "c", []string{"a", "b"})
+	due, err := l.Book(t.Context(), "c", nil, []string{"a", "b"})
 	require.NoError(t, err)
 	require.Equal(t, []time.Duration{0, time.Second}, due, "slots at the lead (50 ms) and a second on")
 
@@ -201,7 +241,7 @@ func TestBlockVoidsTicketsItCovers(t *testing.T) {
 	require.ErrorAs(t, err, &nb)
 	require.True(t, nb.Booked)
 	require.Equal(t, 5*time.Second, nb.Wait, "the new ticket comes when the block ends")
-	due, err = l.Book(t.Context(), "c", []string{"a"})
+	due, err = l.Book(t.Context(), "c", nil, []string{"a"})
 	require.NoError(t, err)
 	require.Equal(t, []time.Duration{6*time.Second - l.returnLead()}, due, "a's ticket was void too")
 }
@@ -317,7 +357,7 @@ func TestEmptyClientIDIsRefused(t *testing.T) {
 	_, err := l.Reserve(t.Context(), "")
 	require.ErrorIs(t, err, ErrEmptyClientID)
 	require.ErrorIs(t, l.Wait(t.Context(), ""), ErrEmptyClientID)
-	_, err = l.Book(t.Context(), "", []string{"a"})
+	_, err = l.Book(t.Context(), "", nil, []string{"a"})
 	require.ErrorIs(t, err, ErrEmptyClientID)
 	require.ErrorIs(t, l.Block(t.Context(), "", time.Second), ErrEmptyClientID)
 	_, err = l.BlockedFor(t.Context(), "")
@@ -333,7 +373,7 @@ func TestRedisErrorsAreWrapped(t *testing.T) {
 
 	_, err := l.Reserve(t.Context(), "c")
 	require.ErrorContains(t, err, `ratelimit: reserve for client "c"`)
-	_, err = l.Book(t.Context(), "c", []string{"a"})
+	_, err = l.Book(t.Context(), "c", nil, []string{"a"})
 	require.ErrorContains(t, err, `ratelimit: book 1 sends for client "c"`)
 	err = l.Block(t.Context(), "c", time.Second)
 	require.ErrorContains(t, err, `ratelimit: block client "c"`)

@@ -36,7 +36,7 @@ func otherProcess(t testing.TB, rdb *redis.Client) *redis.Client {
 // stampScores returns the client's stamps, oldest first, in microseconds.
 func stampScores(t testing.TB, rdb *redis.Client, l *Limiter, clientID string) []int64 {
 	t.Helper()
-	stamps, _, _ := l.keys(clientID)
+	stamps := l.keys(clientID)[stampsKey]
 	zs, err := rdb.ZRangeWithScores(t.Context(), stamps, 0, -1).Result()
 	require.NoError(t, err)
 	scores := make([]int64, len(zs))

@@ -47,7 +47,8 @@ func TestKeysExpire(t *testing.T) {
 	rdb := testenv.Redis(t)
 	const span = 100 * time.Millisecond
 	l := newLimiter(t, rdb, Options{Limit: 2, Window: span, MaxInPlaceWait: time.Second})
-	stamps, blocked, _ := l.keys("c")
+	keys := l.keys("c")
+	stamps, blocked := keys[stampsKey], keys[blockedKey]
 	require.Contains(t, stamps, DefaultKeyPrefix)
 
 	for range 3 {

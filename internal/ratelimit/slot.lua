@@ -30,26 +30,36 @@ local function add_stamp(stamps_key, at, span, slack)
   return expiry
 end
 
--- The holder's ticket (its booked stamp), if it has one that no block has
--- covered since it was booked. A covered ticket is dropped: its stamp stays
--- counted (a slot spent for nothing, never an extra send) and its holder
--- books anew.
-local function ticket_of(tickets_key, holder, blocked)
-  local ticket = redis.call('ZSCORE', tickets_key, holder)
-  if not ticket then
-    return nil
+-- The holder's ticket (its booked stamp) and the set that holds it (the
+-- tickets or the urgent tickets), if it has one that no block has covered
+-- since it was booked. A covered ticket is dropped: its stamp stays counted
+-- (a slot spent for nothing, never an extra send) and its holder books
+-- anew.
+local function ticket_of(tickets_key, urgent_key, holder, blocked)
+  for _, key in ipairs({tickets_key, urgent_key}) do
+    local ticket = redis.call('ZSCORE', key, holder)
+    if ticket then
+      ticket = tonumber(ticket)
+      if ticket < blocked then
+        redis.call('ZREM', key, holder)
+        return nil, nil
+      end
+      return ticket, key
+    end
   end
-  ticket = tonumber(ticket)
-  if ticket < blocked then
-    redis.call('ZREM', tickets_key, holder)
-    return nil
-  end
-  return ticket
+  return nil, nil
+end
+
+-- Records a ticket in a ticket set, which expires with the stamps.
+local function add_ticket(key, at, holder, expiry)
+  redis.call('ZADD', key, at, holder)
+  redis.call('PEXPIREAT', key, expiry)
 end
 
 -- Forgets the stamps and tickets at or before now - span: they cannot share
 -- a span with a new stamp, which is never earlier than now.
-local function trim(stamps_key, tickets_key, now, span)
+local function trim(stamps_key, tickets_key, urgent_key, now, span)
   redis.call('ZREMRANGEBYSCORE', stamps_key, '-inf', now - span)
   redis.call('ZREMRANGEBYSCORE', tickets_key, '-inf', now - span)
+  redis.call('ZREMRANGEBYSCORE', urgent_key, '-inf', now - span)
 end
