@@ -31,9 +31,9 @@ func (l *Limiter) Book(ctx context.Context, clientID string, urgent, holders []s
 		return nil, nil
 	}
 	lead := l.returnLead()
-	args := make([]any, 0, 8+n)
+	args := make([]any, 0, 9+n)
 	args = append(args, l.opts.Limit, l.span, expirySlack.Milliseconds(), l.fenceFor(clientID), l.now(), l.gap,
-		lead.Microseconds(), len(urgent))
+		lead.Microseconds(), len(urgent), l.spread(l.gap))
 	for _, h := range urgent {
 		args = append(args, h)
 	}

@@ -10,7 +10,11 @@
 -- ARGV[6]  least gap between two stamps, microseconds
 -- ARGV[7]  lead: the earliest slot booked is this long after now, microseconds
 -- ARGV[8]  how many of the holders, from the first, are urgent
--- ARGV[9..]  the holders
+-- ARGV[9]  a random number in [0, gap), 0 for none: each slot booked is made
+--          later by up to a gap, a different part of it for each, so that
+--          the sends of clients whose runs started together do not all fall
+--          due at the same instants
+-- ARGV[10..]  the holders
 -- Returns each holder's slot, in microseconds from now.
 local limit = tonumber(ARGV[1])
 local span = tonumber(ARGV[2])
@@ -19,18 +23,23 @@ local now = tonumber(ARGV[5])
 local gap = tonumber(ARGV[6])
 local earliest = now + tonumber(ARGV[7])
 local urgent = tonumber(ARGV[8])
+local seed = tonumber(ARGV[9])
 fence(KEYS[4], KEYS[2], now, tonumber(ARGV[4]), slack)
 trim(KEYS[1], KEYS[3], KEYS[5], now, span)
 local blocked = tonumber(redis.call('GET', KEYS[2]) or '0')
 
 local slots = {}
-for i = 9, #ARGV do
+for i = 10, #ARGV do
   local holder = ARGV[i]
   local at = ticket_of(KEYS[3], KEYS[5], holder, blocked)
   if not at then
     at = next_slot(KEYS[1], limit, span, gap, math.max(earliest, blocked))
+    if seed > 0 then
+      -- Successive holders' parts of the gap are 0.35 of it apart, mod the gap.
+      at = at + (seed + i * math.floor(gap * 0.35)) % gap
+    end
     local expiry = add_stamp(KEYS[1], at, span, slack)
-    if i - 8 <= urgent then
+    if i - 9 <= urgent then
       add_ticket(KEYS[5], at, holder, expiry)
     else
       add_ticket(KEYS[3], at, holder, expiry)

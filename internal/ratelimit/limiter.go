@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math/rand/v2"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -45,6 +46,9 @@ type Limiter struct {
 	// (fence.lua): span and MaxInPlaceWait, in microseconds. See
 	// fenceFor.
 	fence int64
+	// spread returns a number in [0, n) for book.lua's spreading of slots
+	// (rand.Int64N; a test's constant).
+	spread func(n int64) int64
 }
 
 // New returns a Limiter that keeps its state in rdb. It refuses invalid
@@ -63,6 +67,7 @@ func New(rdb redis.UniversalClient, opts Options) (*Limiter, error) {
 		span:    span,
 		maxWait: opts.MaxInPlaceWait.Microseconds(),
 		gap:     (opts.Margin / 2).Microseconds(),
+		spread:  spread,
 		fence:   span + opts.MaxInPlaceWait.Microseconds() + 1,
 	}, nil
 }
@@ -226,6 +231,14 @@ func (l *Limiter) BlockedFor(ctx context.Context, clientID string) (time.Duratio
 		return 0, fmt.Errorf("ratelimit: blocked for client %q: %w", clientID, err)
 	}
 	return time.Duration(micros) * time.Microsecond, nil
+}
+
+// spread is a random number in [0, n), or 0 when n is not positive.
+func spread(n int64) int64 {
+	if n <= 0 {
+		return 0
+	}
+	return rand.Int64N(n) // #nosec G404 -- spreading slots in time needs no cryptographic randomness
 }
 
 // now is the time of a decision, in microseconds of Options.Clock.

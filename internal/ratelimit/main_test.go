@@ -21,6 +21,8 @@ func newLimiter(t testing.TB, rdb redis.UniversalClient, opts Options) *Limiter 
 	t.Helper()
 	l, err := New(rdb, opts)
 	require.NoError(t, err)
+	// No spreading of booked slots: the tests assert exact slots.
+	l.spread = func(int64) int64 { return 0 }
 	return l
 }
 
