@@ -13,30 +13,21 @@ import (
 
 // saveCampaigns writes a batch of saved campaigns in one transaction: it
 // locks their runs, upserts every campaign in one statement, moves their
-// items to saved with each run's counters moved once, and settles the runs
-// that this ends. It succeeds or fails as a whole.
+// items to saved in another, and settles the runs. It succeeds or fails as
+// a whole.
 func (s *Store) saveCampaigns(ctx context.Context, cs []SavedCampaign) error {
 	runIDs, keys := make([]int64, len(cs)), make([]string, len(cs))
 	for i, c := range cs {
 		runIDs[i], keys[i] = c.RunID, c.ItemKey
 	}
-	return s.inTx(ctx, func(tx pgx.Tx) error {
+	return s.inLedgerTx(ctx, func(tx pgx.Tx) ([]int64, error) {
 		if err := lockRuns(ctx, tx, runIDs); err != nil {
-			return err
+			return nil, err
 		}
 		if err := upsertCampaigns(ctx, tx, cs); err != nil {
-			return err
+			return nil, err
 		}
-		ended, err := endItems(ctx, tx, itemSaved, runIDs, keys)
-		if err != nil {
-			return err
-		}
-		for _, id := range ended {
-			if err := settle(ctx, tx, id); err != nil {
-				return err
-			}
-		}
-		return nil
+		return runIDs, endItems(ctx, tx, itemSaved, runIDs, keys)
 	})
 }
 

@@ -32,7 +32,7 @@ func setupWith(t *testing.T, o Options) *Store {
 
 // startRun creates a run for client with n items on page 1, keyed
 // campaign_1..campaign_n.
-func startRun(t *testing.T, st *Store, client string, n int) Run {
+func startRun(t testing.TB, st *Store, client string, n int) Run {
 	t.Helper()
 	ctx := context.Background()
 	run, err := st.CreateRun(ctx, client)

@@ -33,10 +33,10 @@ type StoredDeadLetter struct {
 // as failed, in one transaction. A task dead-lettered again after a replay
 // from asynqmon updates its row and counts one more failure.
 func (s *Store) RecordDeadLetter(ctx context.Context, d DeadLetter) error {
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.inLedgerTx(ctx, func(tx pgx.Tx) ([]int64, error) {
 		run, err := lockRun(ctx, tx, d.RunID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if _, err := tx.Exec(ctx, `
 			INSERT INTO dead_letters (task_id, task_type, run_id, client_id, item_key, page, reason, payload)
@@ -44,22 +44,17 @@ func (s *Store) RecordDeadLetter(ctx context.Context, d DeadLetter) error {
 			ON CONFLICT (task_id) DO UPDATE SET reason = EXCLUDED.reason, payload = EXCLUDED.payload,
 				failures = dead_letters.failures + 1, updated_at = now(), resolved_at = NULL`,
 			d.TaskID, d.TaskType, d.RunID, d.ClientID, d.ItemKey, d.Page, d.Reason, d.Payload); err != nil {
-			return err
+			return nil, err
 		}
 		if d.ItemKey != "" {
-			if err := endItem(ctx, tx, d.RunID, d.ItemKey, itemDead); err != nil {
-				return err
-			}
-		} else {
-			if err := endPage(ctx, tx, d.RunID, run.ListPass, d.Page, pageFailed, nil, 0, 0); err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, `UPDATE sync_runs SET reason = $2 WHERE id = $1`,
-				d.RunID, fmt.Sprintf("page %d: %s", d.Page, d.Reason)); err != nil {
-				return err
-			}
+			return []int64{d.RunID}, endItems(ctx, tx, itemDead, []int64{d.RunID}, []string{d.ItemKey})
 		}
-		return settle(ctx, tx, d.RunID)
+		if err := endPage(ctx, tx, d.RunID, run.ListPass, d.Page, pageFailed, nil); err != nil {
+			return nil, err
+		}
+		_, err = tx.Exec(ctx, `UPDATE sync_runs SET reason = $2 WHERE id = $1`,
+			d.RunID, fmt.Sprintf("page %d: %s", d.Page, d.Reason))
+		return []int64{d.RunID}, err
 	})
 	if err != nil {
 		return fmt.Errorf("store: record dead letter %s: %w", d.TaskID, sanitize(err))

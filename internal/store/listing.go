@@ -100,7 +100,7 @@ func closePass(ctx context.Context, tx pgx.Tx, runID int64, reconcilePasses int)
 	case moved == "":
 		return pass, endListing(ctx, tx, runID, listingComplete, "")
 	case pass < reconcilePasses:
-		if _, err := tx.Exec(ctx, `UPDATE sync_runs SET list_pass = $2, pages_planned = pages_planned + 1 WHERE id = $1`,
+		if _, err := tx.Exec(ctx, `UPDATE sync_runs SET list_pass = $2 WHERE id = $1`,
 			runID, pass+1); err != nil {
 			return 0, err
 		}

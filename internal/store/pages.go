@@ -64,57 +64,55 @@ type PageResult struct {
 // a crash may have left out.
 func (s *Store) RecordPage(ctx context.Context, p FetchedPage) (PageResult, error) {
 	var res PageResult
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.inLedgerTx(ctx, func(tx pgx.Tx) ([]int64, error) {
 		run, err := lockRun(ctx, tx, p.RunID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if run.Status == StatusCancelled {
 			res.Cancelled = true // its client was removed: nothing more of it is wanted
-			return nil
+			return nil, nil
 		}
 		if err := revive(ctx, tx, run); err != nil {
-			return err
+			return nil, err
 		}
 		pass := run.ListPass
 		if err := insertListing(ctx, tx, pass, p); err != nil {
-			return err
+			return nil, err
 		}
 		problem, err := pageProblem(ctx, tx, pass, p)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		through := p.PlanThrough
 		if problem != "" || run.ListingProblem != "" {
 			through = 0 // the listing has ended: plan nothing more
 		}
-		planned, err := planPages(ctx, tx, p.RunID, pass, p.Page, through)
-		if err != nil {
-			return err
+		if err := planPages(ctx, tx, p.RunID, pass, p.Page, through); err != nil {
+			return nil, err
 		}
-		seen, err := insertItems(ctx, tx, p)
-		if err != nil {
-			return err
+		if err := insertItems(ctx, tx, p); err != nil {
+			return nil, err
 		}
-		if err := endPage(ctx, tx, p.RunID, pass, p.Page, pageDone, &pageCounts{p.Total, len(p.Items)}, planned, seen); err != nil {
-			return err
+		if err := endPage(ctx, tx, p.RunID, pass, p.Page, pageDone, &pageCounts{p.Total, len(p.Items)}); err != nil {
+			return nil, err
 		}
 		res.Pass = pass
 		if res.PendingPages, err = pendingPages(ctx, tx, p.RunID, pass, p.Page, through); err != nil {
-			return err
+			return nil, err
 		}
 		next, err := closePass(ctx, tx, p.RunID, p.ReconcilePasses)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if next > pass {
 			res.Pass, res.PendingPages = next, []int{1}
 		}
 		if res.PendingItems, err = pendingItems(ctx, tx, p.RunID, p.Page); err != nil {
-			return err
+			return nil, err
 		}
 		res.Problem = cmp.Or(run.ListingProblem, problem)
-		return settle(ctx, tx, p.RunID)
+		return []int64{p.RunID}, nil
 	})
 	if err != nil {
 		return PageResult{}, fmt.Errorf("store: record page %d of run %d: %w", p.Page, p.RunID, sanitize(err))
@@ -158,31 +156,33 @@ func (s *Store) RecordedPage(ctx context.Context, runID int64, page int) (PageRe
 	return res, done, nil
 }
 
-// planPages adds pages page+1..through of a pass to the run's plan; it
-// returns how many were new.
-func planPages(ctx context.Context, tx pgx.Tx, runID int64, pass, page, through int) (int, error) {
+// planPages adds pages page+1..through of a pass to the run's plan.
+func planPages(ctx context.Context, tx pgx.Tx, runID int64, pass, page, through int) error {
 	if through <= page {
-		return 0, nil
+		return nil
 	}
-	tag, err := tx.Exec(ctx, `INSERT INTO sync_run_pages (run_id, pass, page)
+	_, err := tx.Exec(ctx, `INSERT INTO sync_run_pages (run_id, pass, page)
 		SELECT $1, $2, g FROM generate_series($3::int, $4::int) g
 		ON CONFLICT DO NOTHING`, runID, pass, page+1, through)
-	return int(tag.RowsAffected()), err
+	return err
 }
 
-func insertItems(ctx context.Context, tx pgx.Tx, p FetchedPage) (int, error) {
+// insertItems adds the page's records to the run's items; a record already
+// there (a page recorded twice, or an id a reconcile pass shows again)
+// stays as it is.
+func insertItems(ctx context.Context, tx pgx.Tx, p FetchedPage) error {
 	if len(p.Items) == 0 {
-		return 0, nil
+		return nil
 	}
 	keys := make([]string, len(p.Items))
 	records := make([][]byte, len(p.Items))
 	for i, it := range p.Items {
 		keys[i], records[i] = it.Key, it.Record
 	}
-	tag, err := tx.Exec(ctx, `INSERT INTO sync_run_items (run_id, item_key, page, record)
+	_, err := tx.Exec(ctx, `INSERT INTO sync_run_items (run_id, item_key, page, record)
 		SELECT $1, k, $2, r FROM unnest($3::text[], $4::bytea[]) AS u(k, r)
 		ON CONFLICT DO NOTHING`, p.RunID, p.Page, keys, records)
-	return int(tag.RowsAffected()), err
+	return err
 }
 
 func pendingPages(ctx context.Context, tx pgx.Tx, runID int64, pass, page, through int) ([]int, error) {

@@ -81,13 +81,15 @@ func scanRun(row pgx.Row) (Run, error) {
 func (s *Store) CreateRun(ctx context.Context, clientID string) (Run, error) {
 	var run Run
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		run, err = scanRun(tx.QueryRow(ctx,
-			`INSERT INTO sync_runs (client_id, pages_planned) VALUES ($1, 1) RETURNING `+runColumns, clientID))
-		if err != nil {
+		var id int64
+		if err := tx.QueryRow(ctx, `INSERT INTO sync_runs (client_id) VALUES ($1) RETURNING id`, clientID).Scan(&id); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO sync_run_pages (run_id, page) VALUES ($1, 1)`, run.ID)
+		if _, err := tx.Exec(ctx, `INSERT INTO sync_run_pages (run_id, page) VALUES ($1, 1)`, id); err != nil {
+			return err
+		}
+		var err error
+		run, err = scanRun(tx.QueryRow(ctx, `SELECT `+runColumns+` FROM sync_runs WHERE id = $1`, id))
 		return err
 	})
 	var pgErr *pgconn.PgError
@@ -156,55 +158,13 @@ func (s *Store) queryRuns(ctx context.Context, sql string, args ...any) ([]Run, 
 }
 
 // lockRun takes the run's row lock for the rest of the transaction, so
-// planning decisions and counters of one run are serialised.
+// the planning decisions and the counts of one run are serialised.
 func lockRun(ctx context.Context, tx pgx.Tx, runID int64) (Run, error) {
 	r, err := scanRun(tx.QueryRow(ctx, `SELECT `+runColumns+` FROM sync_runs WHERE id = $1 FOR UPDATE`, runID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Run{}, fmt.Errorf("run %d: %w", runID, ErrRunNotFound)
 	}
 	return r, err
-}
-
-// settle gives a run whose pages and items have all ended, and whose
-// listing has ended unless a page failed, its final status: failed when a
-// page failed for good, incomplete when the listing ended short, then
-// done_with_failures or done. It runs in the transaction that ended the
-// last of them; a later change (a dead-lettered record or page replayed
-// from asynqmon) settles it again. A run that settles from running with
-// its listing complete and clean marks the client's removals.
-func settle(ctx context.Context, tx pgx.Tx, runID int64) error {
-	var prev, next, listing, clientID string
-	var pass int
-	err := tx.QueryRow(ctx, `
-		WITH prev AS (SELECT status FROM sync_runs WHERE id = $1)
-		UPDATE sync_runs r SET
-			status = CASE
-				WHEN pages_failed > 0 THEN 'failed'
-				WHEN listing = 'incomplete' THEN 'incomplete'
-				WHEN campaigns_dead > 0 THEN 'done_with_failures'
-				ELSE 'done' END,
-			finished_at = CASE WHEN r.status = 'running' THEN now() ELSE finished_at END,
-			reason = CASE
-				WHEN pages_failed > 0 THEN reason
-				WHEN listing = 'incomplete' THEN listing_problem END
-		FROM prev
-		WHERE r.id = $1
-		  AND r.status <> 'cancelled' -- a removed client's run stays cancelled
-		  AND pages_done + pages_failed >= pages_planned
-		  AND campaigns_saved + campaigns_dead >= campaigns_seen
-		  AND (pages_failed > 0 OR listing <> 'open')
-		RETURNING prev.status, r.status, r.listing, r.list_pass, r.client_id`, runID).
-		Scan(&prev, &next, &listing, &pass, &clientID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil // not everything has ended yet
-	}
-	if err != nil {
-		return err
-	}
-	if prev != StatusRunning || listing != listingComplete || (next != StatusDone && next != StatusDoneWithFailures) {
-		return nil
-	}
-	return markRemovals(ctx, tx, runID, clientID, pass)
 }
 
 // FailRun ends a running run as failed with the reason.
