@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/hibiken/asynq"
 
@@ -39,7 +40,7 @@ func (h *Handlers) fetchPage(ctx context.Context, t *asynq.Task) error {
 			"saves_pending", len(res.PendingItems), "pages_pending", len(res.PendingPages))
 		// Not booked: its tasks are most likely queued already, holding
 		// their slots.
-		return h.fanOut.EnqueueUnbooked(ctx, pending(p, res))
+		return h.fanOut.EnqueueUnbooked(ctx, work(p, res.Pass, res.PendingPages, res.PendingItems))
 	}
 	page, err := h.platform.ListCampaigns(ctx, p.ClientID, p.Page, p.PageSize)
 	if err != nil {
@@ -68,7 +69,16 @@ func (h *Handlers) fetchPage(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 	h.metrics.PageFetched(p.ClientID)
-	if err := h.fanOut.Enqueue(ctx, pending(p, res)); err != nil {
+	// Only the work this page revealed is booked its slots: the rest was
+	// planned or listed before, and its task most likely exists, holding or
+	// having used its own slot; it is enqueued again only in case it was
+	// lost, and then books a slot when it runs.
+	newPages, oldPages := split(res.PendingPages, func(page int) bool { return slices.Contains(res.Planned, page) })
+	newItems, oldItems := split(res.PendingItems, func(it store.Item) bool { return res.Listed[it.Key] })
+	if err := h.fanOut.Enqueue(ctx, work(p, res.Pass, newPages, newItems)); err != nil {
+		return err
+	}
+	if err := h.fanOut.EnqueueUnbooked(ctx, work(p, res.Pass, oldPages, oldItems)); err != nil {
 		return err
 	}
 	log.InfoContext(ctx, "page fetched", "pass", res.Pass, "records", len(items), "saves_enqueued", len(res.PendingItems),
@@ -79,11 +89,23 @@ func (h *Handlers) fetchPage(ctx context.Context, t *asynq.Task) error {
 	return nil
 }
 
-// pending is the work a page left pending: the pages its listing pass
-// still has to fetch and the page's records still to save.
-func pending(p tasks.FetchPage, res store.PageResult) fanout.Work {
-	return fanout.Work{RunID: p.RunID, ClientID: p.ClientID, PageSize: p.PageSize, Pass: res.Pass, Pages: res.PendingPages,
-		Saves: []fanout.PageItems{{Page: p.Page, Items: res.PendingItems}}}
+// work is what a page left pending: pages of its listing pass to fetch
+// and records of the page to save.
+func work(p tasks.FetchPage, pass int, pages []int, items []store.Item) fanout.Work {
+	return fanout.Work{RunID: p.RunID, ClientID: p.ClientID, PageSize: p.PageSize, Pass: pass, Pages: pages,
+		Saves: []fanout.PageItems{{Page: p.Page, Items: items}}}
+}
+
+// split parts s into the elements for which in holds and the others.
+func split[T any](s []T, in func(T) bool) (yes, no []T) {
+	for _, v := range s {
+		if in(v) {
+			yes = append(yes, v)
+		} else {
+			no = append(no, v)
+		}
+	}
+	return yes, no
 }
 
 func taskID(ctx context.Context) string {

@@ -42,6 +42,13 @@ type PageResult struct {
 	PendingItems []Item
 	// PendingPages are pages this page planned that are not done yet.
 	PendingPages []int
+	// Planned are the PendingPages this call added to the plan, and Listed
+	// the keys of the PendingItems it added to the ledger: the work that
+	// has no task yet. The rest was planned or listed before (a page
+	// recorded again, has_more re-planning the next page), and its task
+	// most likely exists, with its slot of the rate budget booked.
+	Planned []int
+	Listed  map[string]bool
 	// Problem is the contradiction that ended the run's listing, if one
 	// did: this page's or an earlier one's.
 	Problem string
@@ -88,10 +95,10 @@ func (s *Store) RecordPage(ctx context.Context, p FetchedPage) (PageResult, erro
 		if problem != "" || run.ListingProblem != "" {
 			through = 0 // the listing has ended: plan nothing more
 		}
-		if err := planPages(ctx, tx, p.RunID, pass, p.Page, through); err != nil {
+		if res.Planned, err = planPages(ctx, tx, p.RunID, pass, p.Page, through); err != nil {
 			return nil, err
 		}
-		if err := insertItems(ctx, tx, p); err != nil {
+		if res.Listed, err = insertItems(ctx, tx, p); err != nil {
 			return nil, err
 		}
 		if err := endPage(ctx, tx, p.RunID, pass, p.Page, pageDone, &pageCounts{p.Total, len(p.Items)}); err != nil {
@@ -106,7 +113,7 @@ func (s *Store) RecordPage(ctx context.Context, p FetchedPage) (PageResult, erro
 			return nil, err
 		}
 		if next > pass {
-			res.Pass, res.PendingPages = next, []int{1}
+			res.Pass, res.PendingPages, res.Planned = next, []int{1}, []int{1}
 		}
 		if res.PendingItems, err = pendingItems(ctx, tx, p.RunID, p.Page); err != nil {
 			return nil, err
@@ -156,33 +163,46 @@ func (s *Store) RecordedPage(ctx context.Context, runID int64, page int) (PageRe
 	return res, done, nil
 }
 
-// planPages adds pages page+1..through of a pass to the run's plan.
-func planPages(ctx context.Context, tx pgx.Tx, runID int64, pass, page, through int) error {
+// planPages adds pages page+1..through of a pass to the run's plan and
+// returns those that were not in it yet.
+func planPages(ctx context.Context, tx pgx.Tx, runID int64, pass, page, through int) ([]int, error) {
 	if through <= page {
-		return nil
+		return nil, nil
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO sync_run_pages (run_id, pass, page)
+	rows, err := tx.Query(ctx, `INSERT INTO sync_run_pages (run_id, pass, page)
 		SELECT $1, $2, g FROM generate_series($3::int, $4::int) g
-		ON CONFLICT DO NOTHING`, runID, pass, page+1, through)
-	return err
+		ON CONFLICT DO NOTHING RETURNING page`, runID, pass, page+1, through)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int])
 }
 
-// insertItems adds the page's records to the run's items; a record already
-// there (a page recorded twice, or an id a reconcile pass shows again)
-// stays as it is.
-func insertItems(ctx context.Context, tx pgx.Tx, p FetchedPage) error {
+// insertItems adds the page's records to the run's items and returns the
+// keys of those that were not there yet; a record already there (a page
+// recorded twice, or an id a reconcile pass shows again) stays as it is.
+func insertItems(ctx context.Context, tx pgx.Tx, p FetchedPage) (map[string]bool, error) {
 	if len(p.Items) == 0 {
-		return nil
+		return nil, nil
 	}
 	keys := make([]string, len(p.Items))
 	records := make([][]byte, len(p.Items))
 	for i, it := range p.Items {
 		keys[i], records[i] = it.Key, it.Record
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO sync_run_items (run_id, item_key, page, record)
+	rows, err := tx.Query(ctx, `INSERT INTO sync_run_items (run_id, item_key, page, record)
 		SELECT $1, k, $2, r FROM unnest($3::text[], $4::bytea[]) AS u(k, r)
-		ON CONFLICT DO NOTHING`, p.RunID, p.Page, keys, records)
-	return err
+		ON CONFLICT DO NOTHING RETURNING item_key`, p.RunID, p.Page, keys, records)
+	if err != nil {
+		return nil, err
+	}
+	added := map[string]bool{}
+	var key string
+	_, err = pgx.ForEachRow(rows, []any{&key}, func() error {
+		added[key] = true
+		return nil
+	})
+	return added, err
 }
 
 func pendingPages(ctx context.Context, tx pgx.Tx, runID int64, pass, page, through int) ([]int, error) {
