@@ -38,21 +38,23 @@ var badByType = map[string]string{
 
 // badInRange are values that parse but are out of range, per variable.
 var badInRange = map[string]string{
-	"PLATFORM_RATE_LIMIT":   "0",
-	"PLATFORM_RATE_WINDOW":  "0s",
-	"PLATFORM_RATE_MARGIN":  "-1s",
-	"RATE_WAIT_IN_PLACE":    "-1s",
-	"PAGE_SIZE":             "101",
-	"PLATFORM_TIMEOUT":      "0s",
-	"TASK_MAX_RETRY":        "-1",
-	"LIST_RECONCILE_PASSES": "-1",
-	"RETRY_BACKOFF_MIN":     "0s",
-	"RETRY_BACKOFF_MAX":     "-1s",
-	"WORKER_CONCURRENCY":    "0",
-	"QUEUE_POLL_INTERVAL":   "0s",
-	"SHUTDOWN_TIMEOUT":      "0s",
-	"WRITE_BATCH_SIZE":      "0",
-	"WRITE_BATCH_WAIT":      "2s",
+	"PLATFORM_RATE_LIMIT":     "0",
+	"PLATFORM_RATE_WINDOW":    "0s",
+	"PLATFORM_RATE_MARGIN":    "-1s",
+	"RATE_WAIT_IN_PLACE":      "-1s",
+	"PAGE_SIZE":               "101",
+	"PLATFORM_TIMEOUT":        "0s",
+	"PLATFORM_TIMEOUT_FLOOR":  "0s",
+	"PLATFORM_TIMEOUT_FACTOR": "0.5",
+	"TASK_MAX_RETRY":          "-1",
+	"LIST_RECONCILE_PASSES":   "-1",
+	"RETRY_BACKOFF_MIN":       "0s",
+	"RETRY_BACKOFF_MAX":       "-1s",
+	"WORKER_CONCURRENCY":      "0",
+	"QUEUE_POLL_INTERVAL":     "0s",
+	"SHUTDOWN_TIMEOUT":        "0s",
+	"WRITE_BATCH_SIZE":        "0",
+	"WRITE_BATCH_WAIT":        "2s",
 }
 
 // badText are bad values of the text variables checked at load time.

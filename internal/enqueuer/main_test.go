@@ -95,16 +95,20 @@ func runIDs(t *testing.T, stdout string) map[string]int64 {
 	return ids
 }
 
-// pendingPages lists the fetch-page tasks due now.
+// pendingPages lists the fetch-page tasks queued to run, now or at their
+// booked slot of the rate budget.
 func (b *testBundle) pendingPages(t *testing.T) []string {
 	t.Helper()
-	infos, err := b.inspector.ListPendingTasks(tasks.QueuePages)
-	if err != nil {
-		require.ErrorIs(t, err, asynq.ErrQueueNotFound)
-	}
-	ids := make([]string, len(infos))
-	for i, info := range infos {
-		ids[i] = info.ID
+	var ids []string
+	for _, list := range []func(string, ...asynq.ListOption) ([]*asynq.TaskInfo, error){
+		b.inspector.ListPendingTasks, b.inspector.ListScheduledTasks} {
+		infos, err := list(tasks.QueuePages)
+		if err != nil {
+			require.ErrorIs(t, err, asynq.ErrQueueNotFound)
+		}
+		for _, info := range infos {
+			ids = append(ids, info.ID)
+		}
 	}
 	return ids
 }

@@ -71,7 +71,7 @@ func TestHedgeAnswersAHungRequestFromASpareSlot(t *testing.T) {
 	}
 	due, err := lim.Book(ctx, testClient, nil, holders)
 	require.NoError(t, err)
-	require.Zero(t, due[0], "the hung request's own slot is now")
+	require.Less(t, due[0], 25*time.Millisecond, "the hung request's own slot is the first, a lead from now")
 	require.NoError(t, srv.SetFaults(mock.Faults{HangNext: 1}))
 	_, err = c.SyncCampaign(ratelimit.WithHolder(ctx, "mine"), testClient, "campaign_2")
 	require.ErrorContains(t, err, "no answer within 2s")
