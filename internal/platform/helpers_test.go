@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/adsync/adsync/internal/secret"
+	"github.com/adsync/adsync/internal/testenv"
 	"github.com/stretchr/testify/require"
 )
 
@@ -250,31 +251,13 @@ func (o *recordingObserver) refreshes() int {
 	return len(o.refreshed)
 }
 
-// fakeClock is the token cache's clock in tests, moved by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 type testBundle struct {
 	client   *Client
 	platform *fakePlatform
 	server   *httptest.Server
 	limiter  *countingLimiter
 	observer *recordingObserver
-	clock    *fakeClock
+	clock    *testenv.Clock
 }
 
 // setup starts a fake platform and a Client for testClient against it.
@@ -285,7 +268,7 @@ func setup(t *testing.T, configure ...func(*Options, *fakePlatform)) *testBundle
 		platform: newFakePlatform(),
 		limiter:  &countingLimiter{},
 		observer: &recordingObserver{},
-		clock:    &fakeClock{now: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)},
+		clock:    testenv.NewClock(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)),
 	}
 	opts := Options{
 		Timeout: 5 * time.Second,

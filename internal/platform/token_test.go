@@ -39,18 +39,18 @@ func TestTokenIsRefreshedBeforeExpiry(t *testing.T) {
 		require.NoError(t, err)
 	}
 	list()
-	b.clock.Advance(53 * time.Second) // default margin: 10% of 60 s = 6 s
+	b.clock.Add(53 * time.Second) // default margin: 10% of 60 s = 6 s
 	list()
 	require.Equal(t, 1, b.platform.tokensIssued(), "still well within its life")
 
-	b.clock.Advance(2 * time.Second) // 55 s: inside the margin
+	b.clock.Add(2 * time.Second) // 55 s: inside the margin
 	list()
 	testenv.WaitFor(t, 5*time.Second, "the background refresh", func() bool {
 		return b.observer.refreshes() == 2
 	})
 	require.Equal(t, 2, b.platform.tokensIssued())
 
-	b.clock.Advance(4 * time.Second) // 59 s: the first token is no longer used
+	b.clock.Add(4 * time.Second) // 59 s: the first token is no longer used
 	list()
 	require.Equal(t, 2, b.platform.tokensIssued(), "the new token serves")
 	require.Zero(t, b.platform.unauthorized(), "no request was sent with an expired token")
@@ -75,7 +75,7 @@ func TestSlowRefreshDoesNotStallRequests(t *testing.T) {
 
 	_, err := b.client.ListCampaigns(t.Context(), testClient, 1, 10)
 	require.NoError(t, err)
-	b.clock.Advance(55 * time.Second)
+	b.clock.Add(55 * time.Second)
 	for range 3 {
 		_, err := b.client.ListCampaigns(t.Context(), testClient, 1, 10)
 		require.NoError(t, err, "the old token serves while the refresh hangs")
@@ -84,7 +84,7 @@ func TestSlowRefreshDoesNotStallRequests(t *testing.T) {
 		return b.platform.count("auth") == 2
 	})
 
-	b.clock.Advance(3 * time.Second) // 58 s: too close to expiry to send the old token
+	b.clock.Add(3 * time.Second) // 58 s: too close to expiry to send the old token
 	done := make(chan error, 1)
 	go func() {
 		_, err := b.client.ListCampaigns(t.Context(), testClient, 1, 10)

@@ -1,7 +1,6 @@
 package ratelimit
 
 import (
-	"sync"
 	"testing"
 	"time"
 
@@ -48,27 +47,9 @@ func stampScores(t testing.TB, rdb *redis.Client, l *Limiter, clientID string) [
 	return scores
 }
 
-// manualClock is a clock a test moves by hand, so that it can assert the
-// exact slots the limiter books.
-type manualClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// newManualClock starts at a fixed, whole-second instant.
-func newManualClock() *manualClock { return &manualClock{t: time.Unix(1_800_000_000, 0)} }
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *manualClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// newManualClock is a clock the test moves by hand, at a fixed,
+// whole-second instant.
+func newManualClock() *testenv.Clock { return testenv.NewClock(time.Unix(1_800_000_000, 0)) }
 
 // micros is d in microseconds, as the limiter's stamps are.
 func micros(d time.Duration) int64 { return d.Microseconds() }
