@@ -72,7 +72,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	go pc.KeepTokens(ctx, func() []string { return live.List().IDs() })
 	client := asynq.NewClientFromRedisClient(rdb)
 	policy := pipeline.NewPolicy(cfg)
-	queue := tasks.NewQueue(client, policy.MaxRetry(), policy.TaskTimeout())
+	queue := wiring.Queue(client, cfg)
 	fanOut := fanout.New(queue, lim, cfg.SyncCall)
 	handlers := pipeline.New(pipeline.Options{
 		Platform: pc, Store: st, FanOut: fanOut, SyncCall: cfg.SyncCall,
