@@ -19,4 +19,9 @@
 // (ParseURL, ParseFailoverURL, ParseClusterURL), so their query options
 // (dial_timeout, pool_size, skip_verify, ...) work as go-redis documents.
 // The older redis-socket:// form of asynq is kept.
+//
+// With TLS, a Sentinel or Cluster connection checks each server's
+// certificate against the address it dials (go-redis would check them all
+// against the first sentinel's or seed's host). Parse's errors quote no part
+// of the URL a password could have landed in.
 package redisconn
