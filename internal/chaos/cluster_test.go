@@ -23,7 +23,8 @@ const clusterClients = 10
 // Redis Cluster of three primaries, given as a seed list: asynq's queues,
 // the rate budgets (whose scripts keep each client's keys in one hash
 // slot), the failover watch and asynqmon all work over the cluster. Every
-// campaign lands once; the window itself is TestClusterRateLimitWindow's.
+// campaign lands once and the mock refuses no client a request; the window
+// itself is TestClusterRateLimitWindow's.
 func TestClusterFullSync(t *testing.T) {
 	c := startCluster(t)
 	d := deploy(t, deployOptions{clients: clusterClients, redisURL: c.url(),
@@ -37,8 +38,10 @@ func TestClusterFullSync(t *testing.T) {
 	wall := time.Since(start)
 	d.verify(d.waitRuns(ids, time.Minute))
 	var http429 int64
-	for _, s := range d.mockStats().Clients {
-		http429 += s.RateLimited // see syncThroughSentinel: the machine's load, not the cluster
+	stats := d.mockStats()
+	for _, id := range d.clientIDs {
+		http429 += stats.Clients[id].RateLimited
+		require.Zero(t, stats.Clients[id].RateLimited, "client %s got 429s", id)
 	}
 	d.requireNoSecrets(w1) // also reads asynqmon's API over the cluster
 	w1.stop(t)

@@ -21,6 +21,18 @@ import (
 // failoverClients is the size of the failover test's sync.
 const failoverClients = 20
 
+// maxAsynqErrors bounds asynq's ERROR lines in both workers' logs through a
+// failover. The measured runs have 0.
+const maxAsynqErrors = 10
+
+// maxExtra bounds how much longer the sync with a kill may take than the
+// one without: the issue's own acceptance ("within 30 s"). It is not a
+// fine timing bound: the measured extra is about 3.5 s (a promotion of
+// about 2.2 s, then one fenced window), so 30 s leaves a 10x cushion for a
+// loaded machine, and a sync that waited for asynq's recoverer instead (a
+// minute or more) still fails it.
+const maxExtra = 30 * time.Second
+
 // arrivals samples the mock's count of counted requests (all clients) every
 // few milliseconds, to see when the platform was called.
 type arrivals struct {
@@ -164,7 +176,7 @@ func syncThroughSentinel(t *testing.T, kill bool) failoverRun {
 	code := enq.wait(t, 5*time.Minute)
 	r.wall = time.Since(start)
 	<-progress
-	t.Cleanup(func() { log429s(t, r.atKill, d.mockStats()) })
+	t.Cleanup(func() { log429s(t, kill, r.atKill, d.mockStats()) })
 	if kill {
 		logFailover(t, w1, w2)
 	}
@@ -181,14 +193,10 @@ func syncThroughSentinel(t *testing.T, kill bool) failoverRun {
 	for _, c := range stats.Clients {
 		r.http429 += c.RateLimited
 	}
-	if kill {
-		// What the failover is answerable for: not one 429 after the kill.
-		// A 429 before it (or in the run without a kill) comes from the
-		// machine's load, a worker stalled longer than the margin between
-		// its slot and its request; both are logged by log429s.
-		for _, id := range d.clientIDs {
-			require.Equal(t, r.atKill.Clients[id].RateLimited, stats.Clients[id].RateLimited, "client %s got 429s after the kill", id)
-		}
+	// The bar: the mock refused nothing, for any client, in either
+	// run. log429s (at cleanup) says when any came, before or after the kill.
+	for _, id := range d.clientIDs {
+		require.Zero(t, stats.Clients[id].RateLimited, "client %s got 429s", id)
 	}
 	for _, w := range []*worker{w1, w2} {
 		require.False(t, w.exited(), "%s stays up", w.name)
@@ -201,23 +209,30 @@ func syncThroughSentinel(t *testing.T, kill bool) failoverRun {
 	d.requireNoSecrets(w1)
 	if kill {
 		requireFailoverLogged(t, w1, w2)
+		// The logs say in a few lines what happened: asynq's own errors
+		// through the outage are logged at debug level, so a handful at
+		// most (a new user met hundreds with asynq's sentinel form).
+		require.LessOrEqual(t, r.asynqErrors, maxAsynqErrors, "asynq ERROR lines in the workers' logs through the failover")
 	}
 	w1.stop(t)
 	w2.stop(t)
 	return r
 }
 
-// log429s logs each client's 429s before and after the kill, and the
-// tightest span of L+1 arrivals the mock saw, when there were any.
-func log429s(t *testing.T, atKill, end mock.Stats) {
+// log429s logs each client's 429s (before and after the kill, in the run
+// with one) and the tightest span of L+1 arrivals the mock saw, when there
+// were any, to tell a failover's 429 from a stalled worker's.
+func log429s(t *testing.T, kill bool, atKill, end mock.Stats) {
 	for id, c := range end.Clients {
-		if c.RateLimited > 0 {
-			var before int64
-			if atKill.Clients != nil {
-				before = atKill.Clients[id].RateLimited
-			}
-			t.Logf("client %s: %d 429s before the kill, %d after; tightest span %v", id, before, c.RateLimited-before, c.TightestSpan)
+		if c.RateLimited == 0 {
+			continue
 		}
+		if !kill {
+			t.Logf("client %s: %d 429s; tightest span %v", id, c.RateLimited, c.TightestSpan)
+			continue
+		}
+		before := atKill.Clients[id].RateLimited
+		t.Logf("client %s: %d 429s before the kill, %d after; tightest span %v", id, before, c.RateLimited-before, c.TightestSpan)
 	}
 }
 
@@ -270,7 +285,9 @@ func logFailover(t *testing.T, ws ...*worker) {
 // promoted replica, the workers resume from the ledger whatever the
 // replication gap lost, every campaign ends saved once, and the rate
 // budgets, fenced for one window after the change, let no 429 through. The
-// same sync without the kill gives the time to compare against.
+// same sync without the kill gives the time to compare against. In both
+// runs no client gets a 429; the run with the kill ends within maxExtra of
+// the one without, and the workers log at most maxAsynqErrors asynq errors.
 func TestSentinelFailoverMidSync(t *testing.T) {
 	requireTool(t, "redis-sentinel")
 	var calm, failover failoverRun
@@ -279,10 +296,12 @@ func TestSentinelFailoverMidSync(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	t.Logf("RESULT clients=%d wall_without_kill=%s wall_with_kill=%s extra=%s kill_at=%s first_request_after_kill=%s asynq_errors=%d http429_without_kill=%d http429_with_kill=%d (all before the kill)",
+	extra := failover.wall - calm.wall
+	t.Logf("RESULT clients=%d wall_without_kill=%s wall_with_kill=%s extra=%s kill_at=%s first_request_after_kill=%s asynq_errors=%d http429_without_kill=%d http429_with_kill=%d",
 		failoverClients, calm.wall.Round(time.Millisecond), failover.wall.Round(time.Millisecond),
-		(failover.wall - calm.wall).Round(time.Millisecond), failover.killAt.Round(time.Millisecond),
+		extra.Round(time.Millisecond), failover.killAt.Round(time.Millisecond),
 		failover.resumed.Round(time.Millisecond), failover.asynqErrors, calm.http429, failover.http429)
+	require.Less(t, extra, maxExtra, "the sync with a kill should end within %s of the one without", maxExtra)
 }
 
 // logQueues logs where asynq holds the tasks that are left, when saving
