@@ -167,9 +167,12 @@
 //
 // The time of a decision comes from the calling process (Options.Clock),
 // not from Redis TIME: tests then set it and assert exact slots, and a
-// failover to a Redis server with another clock moves nothing. The price is
-// that the worker machines' clocks must agree to well within the margin, as
-// NTP keeps them; a skew adds to the delay spread the margin must cover.
+// failover to a Redis server with another clock moves no decision. The
+// price is that the worker machines' clocks must agree to well within the
+// margin, as NTP keeps them; a skew adds to the delay spread the margin must
+// cover. Redis's clock only sets when keys expire (PXAT, from the callers'
+// times plus expirySlack), so a Redis server's clock running more than
+// expirySlack ahead of the workers' would drop stamps and blocks early.
 //
 // # Why not a token bucket
 //
