@@ -84,6 +84,7 @@ func runThroughput(ctx context.Context, bin string, s settings, workers int) (tp
 	fmt.Printf("\n== unthrottled, %d worker(s): bench-throughput ==\n", workers)
 	res, procs, err := runBench(ctx, bin, "throughput", map[string]string{
 		"CLIENTS": strconv.Itoa(s.tpClients), "CAMPAIGNS": strconv.Itoa(s.tpCampaigns), "WORKERS": strconv.Itoa(workers), "PROFILE": "",
+		"CHART": "-", // its own chart is of bench-throughput's full run (docs/img/throughput.svg), not of these passes
 	}, nil)
 	if err != nil {
 		return tpFigures{}, err

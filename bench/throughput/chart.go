@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"image/color"
 	"os"
 	"path/filepath"
@@ -27,18 +28,26 @@ type bar struct {
 }
 
 // chartBars are the passes to draw: the profiled pass is left out, since
-// perf slows the workers it samples.
-func chartBars(results []result, queue benchkit.QueuePhase) []bar {
+// perf slows the workers it samples. It refuses to make a chart of nothing:
+// no pass of adsync that saved a campaign, or a no-op pass of asynq that
+// took no time (its rate would not be a number).
+func chartBars(results []result, queue benchkit.QueuePhase) ([]bar, error) {
 	var bars []bar
 	for _, r := range results {
-		if r.profileTop != "" {
+		if r.profileTop != "" || r.saved <= 0 || r.wall <= 0 {
 			continue
 		}
 		bars = append(bars, bar{label: r.name, perSecond: r.perSecond(), workerCPU: micros(r.cpu.workers, r.saved),
 			postgresCPU: micros(r.cpu.postgres, r.saved), redisCPU: micros(r.cpu.redis, r.saved)})
 	}
+	if len(bars) == 0 {
+		return nil, errors.New("no pass of adsync saved a campaign: nothing to draw")
+	}
+	if queue.Tasks <= 0 || queue.Wall <= 0 {
+		return nil, errors.New("asynq's no-op pass measured no tasks: nothing to draw it against")
+	}
 	return append(bars, bar{label: "asynq alone (no-op)", perSecond: queue.PerSecond(),
-		workerCPU: micros(queue.Workers, queue.Tasks), redisCPU: micros(queue.Redis, queue.Tasks)})
+		workerCPU: micros(queue.Workers, queue.Tasks), redisCPU: micros(queue.Redis, queue.Tasks)}), nil
 }
 
 // writeChart draws two panels side by side as SVG: each pass's campaigns
@@ -49,7 +58,10 @@ func writeChart(path string, results []result, queue benchkit.QueuePhase) error 
 	if path == "-" {
 		return nil
 	}
-	bars := chartBars(results, queue)
+	bars, err := chartBars(results, queue)
+	if err != nil {
+		return err
+	}
 	names := make([]string, len(bars))
 	rates := make(plotter.Values, len(bars))
 	cpu := [3]plotter.Values{}

@@ -22,7 +22,8 @@
 // workers and prints the top of its profile; the RESULT line never comes
 // from a profiled pass. NAIVE=0 leaves out the one-commit-per-campaign pass
 // (the slowest) while tuning. The passes are drawn side by side in
-// docs/img/throughput.svg (CHART names another file, "-" none).
+// docs/img/throughput.svg (CHART names another file, "-" none); a chart
+// that cannot be drawn fails the bench, before its RESULT line.
 package main
 
 import (
@@ -123,7 +124,7 @@ func run(ctx context.Context) error {
 		}
 	}
 	if err := writeChart(chartPath, results, queue); err != nil {
-		fmt.Fprintln(os.Stderr, "bench-throughput: chart not written:", err)
+		return fmt.Errorf("chart not written: %w", err)
 	}
 	speedup, ratio := 0.0, 0.0
 	if naive.perSecond() > 0 {

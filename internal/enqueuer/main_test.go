@@ -3,6 +3,7 @@ package enqueuer_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -172,6 +173,39 @@ func TestStatusNeedsNoRedis(t *testing.T) {
 	code, stdout, stderr := b.run(t, "status")
 	require.Equal(t, enqueuer.ExitOK, code, stderr)
 	require.Regexp(t, `^CLIENT\s+RUN`, stdout)
+}
+
+// With Redis unreachable, `sync` fails with one line on stderr, in the
+// chosen log format, that says Redis is not reachable and what to check,
+// and never shows the password of REDIS_URL: go-redis's own connection
+// pool lines do not come through.
+func TestSyncWithRedisDownSaysSoInOneLine(t *testing.T) {
+	t.Parallel()
+	const redisPassword = "pw-Redis-secret-9f2e"
+	for _, format := range []string{"json", "text"} {
+		t.Run(format, func(t *testing.T) {
+			b := setup(t, []string{"acme"}, map[string]string{
+				"REDIS_URL": "redis://:" + redisPassword + "@127.0.0.1:1/0", "LOG_FORMAT": format,
+			})
+			code, stdout, stderr := b.run(t, "sync")
+			require.Equal(t, enqueuer.ExitFailures, code)
+			require.Empty(t, stdout)
+			lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
+			require.Len(t, lines, 1, stderr)
+			line := lines[0]
+			require.Contains(t, line, "redis (single) at redis://:xxxxx@127.0.0.1:1/0 is not reachable: ")
+			require.Contains(t, line, "check REDIS_URL and that Redis is running")
+			require.NotContains(t, line, "pool.go")
+			require.NotContains(t, line, redisPassword)
+			if format == "json" {
+				var entry map[string]any
+				require.NoError(t, json.Unmarshal([]byte(line), &entry), line)
+				require.Equal(t, "ERROR", entry["level"])
+			} else {
+				require.Contains(t, line, "level=ERROR")
+			}
+		})
+	}
 }
 
 // `clients` lists every configured client with its latest run, and never

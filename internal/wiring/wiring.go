@@ -6,8 +6,10 @@ package wiring
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
@@ -24,7 +26,9 @@ import (
 
 // Redis returns asynq's connection option and a go-redis client for the
 // same deployment (one server, a Sentinel-watched primary or a Cluster, see
-// redisconn), after checking that it answers.
+// redisconn), after checking that it answers. When it does not, the error
+// is one line that names the deployment by its URL with the password
+// masked and says what to check.
 func Redis(ctx context.Context, cfg config.Config) (asynq.RedisConnOpt, redis.UniversalClient, error) {
 	conn, err := redisconn.Parse(cfg.RedisURL)
 	if err != nil {
@@ -33,13 +37,27 @@ func Redis(ctx context.Context, cfg config.Config) (asynq.RedisConnOpt, redis.Un
 	rdb := conn.NewClient()
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		_ = rdb.Close()
-		return nil, nil, fmt.Errorf("redis (%s) at %s is not reachable: %w", conn.Kind, cfg.RedactedRedisURL(), err)
+		return nil, nil, &unreachableError{
+			what: fmt.Sprintf("redis (%s) at %s", conn.Kind, cfg.RedactedRedisURL()),
+			hint: "check REDIS_URL and that Redis is running", err: err,
+		}
 	}
 	return conn.Asynq, rdb, nil
 }
 
-// Store migrates the database and opens it.
+// Store migrates the database and opens it. When PostgreSQL does not
+// answer (store.ErrUnavailable), the error is one line that says what to
+// check; the store's own error names the host and port, never the URL,
+// which may hold a password.
 func Store(ctx context.Context, cfg config.Config) (*store.Store, error) {
+	st, err := openStore(ctx, cfg)
+	if errors.Is(err, store.ErrUnavailable) {
+		return nil, &unreachableError{what: "PostgreSQL", hint: "check DATABASE_URL and that PostgreSQL is running", err: err}
+	}
+	return st, err
+}
+
+func openStore(ctx context.Context, cfg config.Config) (*store.Store, error) {
 	if err := store.Migrate(ctx, cfg.DatabaseURL.Reveal()); err != nil {
 		return nil, err
 	}
@@ -47,6 +65,31 @@ func Store(ctx context.Context, cfg config.Config) (*store.Store, error) {
 		WriteBatchSize: cfg.WriteBatchSize, WriteBatchWait: cfg.WriteBatchWait,
 	})
 }
+
+// unreachableError is a store that does not answer, as one line: what is
+// unreachable, why, and what to check. The drivers' errors may span lines
+// (pgconn gives one per connection attempt, often the same twice); they are
+// joined, leaving out a line the ones before already say.
+type unreachableError struct {
+	what, hint string
+	err        error
+}
+
+func (e *unreachableError) Error() string {
+	var why string
+	for _, l := range strings.Split(e.err.Error(), "\n") {
+		switch l = strings.TrimSpace(l); {
+		case l == "" || strings.Contains(why, l):
+		case why == "":
+			why = l
+		default:
+			why += "; " + l
+		}
+	}
+	return fmt.Sprintf("%s is not reachable: %s; %s", e.what, why, e.hint)
+}
+
+func (e *unreachableError) Unwrap() error { return e.err }
 
 // Limiter builds the shared per-client rate budget from the configuration,
 // so that every worker process books against the same limit and window.

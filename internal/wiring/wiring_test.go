@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/adsync/adsync/internal/pipeline"
 	"github.com/adsync/adsync/internal/platform"
 	"github.com/adsync/adsync/internal/ratelimit"
+	"github.com/adsync/adsync/internal/store"
 	"github.com/adsync/adsync/internal/tasks"
 	"github.com/adsync/adsync/internal/testenv"
 	"github.com/adsync/adsync/internal/wiring"
@@ -94,12 +96,28 @@ func TestRedisRejectsABadURL(t *testing.T) {
 }
 
 // A Redis that does not answer is named, by its URL with the password
-// masked, at start rather than at the first task.
+// masked, at start rather than at the first task, in one line that says
+// what to check.
 func TestRedisThatDoesNotAnswerIsNamedWithoutItsPassword(t *testing.T) {
 	_, _, err := wiring.Redis(t.Context(), config.Config{RedisURL: "redis://worker:hunter2@127.0.0.1:1/0"})
-	require.ErrorContains(t, err, "redis (")
-	require.ErrorContains(t, err, "127.0.0.1:1/0 is not reachable")
+	require.ErrorContains(t, err, "redis (single) at redis://worker:xxxxx@127.0.0.1:1/0 is not reachable: ")
+	require.True(t, strings.HasSuffix(err.Error(), "; check REDIS_URL and that Redis is running"), err.Error())
+	require.NotContains(t, err.Error(), "\n")
 	require.NotContains(t, err.Error(), "hunter2")
+}
+
+// A PostgreSQL that does not answer gives one line that names it and says
+// what to check, without the URL's passwords; the error is still
+// store.ErrUnavailable.
+func TestStoreThatDoesNotAnswerSaysWhatToCheck(t *testing.T) {
+	cfg := loadConfig(t, map[string]string{"DATABASE_URL": "postgres://adsync:hunter2@127.0.0.1:1/adsync?password=hunter3"})
+	_, err := wiring.Store(t.Context(), cfg)
+	require.ErrorIs(t, err, store.ErrUnavailable)
+	require.True(t, strings.HasPrefix(err.Error(), "PostgreSQL is not reachable: "), err.Error())
+	require.ErrorContains(t, err, "127.0.0.1:1")
+	require.True(t, strings.HasSuffix(err.Error(), "; check DATABASE_URL and that PostgreSQL is running"), err.Error())
+	require.NotContains(t, err.Error(), "\n")
+	require.NotContains(t, err.Error(), "hunter")
 }
 
 // Many processes starting at once each bring the schema up to date and get
