@@ -72,10 +72,9 @@
 // is over a second, and at least returnLead early, which leaves room for a
 // busy queue.
 //
-// This replaced an advisory pace plan, tickets only for tasks already sent
-// back, and a separate lead for 429s: with every task booked when created,
-// a 50-client run sends a fraction of its tasks back to the queue instead
-// of about one per campaign (docs/benchmarks.md).
+// Booking every task when it is created, rather than when it first asks,
+// is what keeps a 50-client run from sending about one task per campaign
+// back to the queue (docs/benchmarks.md gives the requeues of a run).
 //
 // # Why this is exact for a sliding window
 //
@@ -84,8 +83,8 @@
 // equal) now, a block that can only have grown (or has expired, so lies in
 // the past) and an older L-th stamp. (Clocks of different processes that
 // disagree by less than the margin can put a stamp that much before the
-// newest; the margin covers it, as it covers the delay below.) So with stamps s_1 <= s_2 <= ..., every s_i >=
-// s_(i-L) + span, and no interval shorter than span holds L+1 stamps: its
+// newest; the margin covers it, as it covers the delay below.) So with
+// stamps s_1 <= s_2 <= ..., every s_i >= s_(i-L) + span, and no interval shorter than span holds L+1 stamps: its
 // first and last would be L apart in order but less than span apart in
 // time. Conversely the (L+1)-th send goes exactly span after the first, so
 // the limiter reaches the most the rule allows: L sends per span, a send
