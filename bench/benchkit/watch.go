@@ -38,7 +38,10 @@ type Watched struct {
 	// Counters are the summed values of WatchOptions.Counters at the last
 	// successful scrape.
 	Counters map[string]float64
-	addr     string
+	// DatabaseURL is the process's DATABASE_URL (empty when it has none),
+	// so a bench can read what its workers wrote once they have exited.
+	DatabaseURL string
+	addr        string
 }
 
 // Watcher follows, from outside, the processes of one name that descend
@@ -110,7 +113,8 @@ func (w *Watcher) read() {
 		}
 		rec := w.seen[pid]
 		if rec == nil || rec.Start != st.Starttime { // a new process, or a reused PID
-			rec = &Watched{PID: pid, Start: st.Starttime, First: now, addr: httpAddr(byPID[pid])}
+			env := environ(byPID[pid])
+			rec = &Watched{PID: pid, Start: st.Starttime, First: now, DatabaseURL: env["DATABASE_URL"], addr: httpAddr(env)}
 			w.seen[pid] = rec
 		}
 		rec.Last = now
@@ -132,18 +136,25 @@ func descends(pid, root int, parent map[int]int) bool {
 	return false
 }
 
-// httpAddr is the loopback address of the process's HTTP_ADDR, or "".
-func httpAddr(p procfs.Proc) string {
-	env, err := p.Environ()
+// environ is the process's environment as it started, by name; nil when
+// it cannot be read.
+func environ(p procfs.Proc) map[string]string {
+	kvs, err := p.Environ()
 	if err != nil {
-		return ""
+		return nil
 	}
-	addr := ""
-	for _, kv := range env { // the last assignment wins, as in the process
-		if v, ok := strings.CutPrefix(kv, "HTTP_ADDR="); ok {
-			addr = v
+	env := make(map[string]string, len(kvs))
+	for _, kv := range kvs { // the last assignment wins, as in the process
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
 		}
 	}
+	return env
+}
+
+// httpAddr is the loopback address of HTTP_ADDR in env, or "".
+func httpAddr(env map[string]string) string {
+	addr := env["HTTP_ADDR"]
 	if strings.HasPrefix(addr, ":") {
 		addr = "127.0.0.1" + addr
 	}

@@ -1,6 +1,7 @@
 package benchkit
 
 import (
+	"os"
 	"os/exec"
 	"testing"
 	"time"
@@ -9,13 +10,16 @@ import (
 )
 
 // The watcher follows the named descendants of its root, and only those:
-// a process of the same name outside the tree is left out.
+// a process of the same name outside the tree is left out. It keeps each
+// one's DATABASE_URL.
 func TestWatchFollowsNamedDescendantsOnly(t *testing.T) {
 	outsider := exec.Command("sleep", "5")
 	require.NoError(t, outsider.Start())
 	t.Cleanup(func() { _ = outsider.Process.Kill(); _ = outsider.Wait() })
 
 	root := exec.Command("sh", "-c", "sleep 1 & sleep 1 & wait")
+	const dbURL = "postgres://bench@127.0.0.1:5432/adsync_watched"
+	root.Env = append(os.Environ(), "DATABASE_URL="+dbURL)
 	require.NoError(t, root.Start())
 	w := Watch(root.Process.Pid, WatchOptions{Name: "sleep", Every: 20 * time.Millisecond})
 	require.NoError(t, root.Wait())
@@ -27,6 +31,7 @@ func TestWatchFollowsNamedDescendantsOnly(t *testing.T) {
 		require.False(t, p.First.IsZero())
 		require.False(t, p.Last.Before(p.First))
 		require.Positive(t, p.MaxRSSBytes)
+		require.Equal(t, dbURL, p.DatabaseURL)
 	}
 	require.Len(t, Generations(seen), 1, "two processes that ran together are one generation")
 }

@@ -6,13 +6,18 @@
 // bench-throughput` (THROUGHPUT_CLIENTS x THROUGHPUT_CAMPAIGNS, default
 // 100 x 200), reads their RESULT lines, and follows their worker processes
 // from outside (/proc, and each worker's /metrics) for what those lines do
-// not say: CPU time, peak RSS, requeues and saves counted by the workers.
-// It prints a table per pass and one RESULT line:
+// not say: CPU time and peak RSS. Once a pass's workers have exited, it
+// reads from the pass's database how many campaign rows there are and how
+// many times PostgreSQL counted them written, which tells a campaign saved
+// twice from one saved once. It prints a table per pass and one RESULT
+// line:
 //
 //	RESULT bench=scale workers=1,2,4 ratio_max=A,B,C http429=0 per_s=X,Y,Z ...
 //
 // The goals it reports on: no 429 at any count, ratio_max with the most
-// workers no worse than with one (within 0.02), every campaign saved once.
+// workers no worse than with one (within 0.02), every campaign saved once
+// in the sync, and the unthrottled pass's clients x campaigns all saved,
+// once.
 // Running the other benches unchanged, rather than copying them, keeps one
 // definition of each measurement.
 package main

@@ -9,11 +9,13 @@ import (
 	"github.com/adsync/adsync/bench/benchkit"
 )
 
-// The workers' counters the sync pass reads from outside.
-const (
-	requeued = "adsync_tasks_requeued_total"
-	saves    = "adsync_campaigns_saved_total"
-)
+// requeued is the workers' counter of tasks sent back to the queue, which
+// the sync pass scrapes when bench-ratelimit's RESULT line lacks it.
+const requeued = "adsync_tasks_requeued_total"
+
+// writersGone bounds the wait, after a bench has exited, for its workers'
+// connections to PostgreSQL to close (and their statistics to be flushed).
+const writersGone = 30 * time.Second
 
 // row is one worker count's figures.
 type row struct {
@@ -25,18 +27,20 @@ type row struct {
 // syncFigures are the sync pass's: bench-ratelimit's RESULT and what the
 // watcher saw of its workers.
 type syncFigures struct {
-	wall, ratioMax     float64
-	http429            int
-	campaigns, saved   int
-	requeues, savesSum float64 // at the workers' last scrape, up to 0.5 s before they stopped
+	wall, ratioMax   float64
+	http429          int
+	campaigns, saved int // bench-ratelimit's: the campaigns to save, the ledger's count of saved items
+	requeues         float64
+	writes           campaignWrites // PostgreSQL's, after the workers exited
 	workerProcs
 }
 
 // tpFigures are the unthrottled pass's (group commit): bench-throughput's
 // RESULT and what the watcher saw of that pass's workers.
 type tpFigures struct {
-	wall, perS float64
-	saved      int
+	wall, perS       float64
+	campaigns, saved int
+	writes           campaignWrites
 	workerProcs
 }
 
@@ -52,7 +56,7 @@ func runSync(ctx context.Context, bin string, s settings, workers int) (syncFigu
 	fmt.Printf("\n== sync, %d worker(s): bench-ratelimit ==\n", workers)
 	res, procs, err := runBench(ctx, bin, "ratelimit", map[string]string{
 		"CLIENTS": strconv.Itoa(s.clients), "WORKERS": strconv.Itoa(workers), "SCALE": strconv.Itoa(s.scale), "CAMPAIGNS": "100",
-	}, []string{requeued, saves})
+	}, []string{requeued})
 	if err != nil {
 		return syncFigures{}, err
 	}
@@ -66,7 +70,6 @@ func runSync(ctx context.Context, bin string, s settings, workers int) (syncFigu
 	f.http429, f.campaigns, f.saved = int(http429), int(campaigns), int(saved)
 	for _, p := range procs {
 		f.requeues += p.Counters[requeued]
-		f.savesSum += p.Counters[saves]
 	}
 	// Exact when bench-ratelimit's RESULT line carries it (counted after
 	// the runs ended); the last scrape otherwise.
@@ -77,7 +80,8 @@ func runSync(ctx context.Context, bin string, s settings, workers int) (syncFigu
 	if f.procs != workers {
 		return f, fmt.Errorf("saw %d worker processes, expected %d", f.procs, workers)
 	}
-	return f, nil
+	f.writes, err = passWrites(ctx, procs)
+	return f, err
 }
 
 func runThroughput(ctx context.Context, bin string, s settings, workers int) (tpFigures, error) {
@@ -96,7 +100,7 @@ func runThroughput(ctx context.Context, bin string, s settings, workers int) (tp
 			return f, err
 		}
 	}
-	f.saved = int(saved)
+	f.saved, f.campaigns = int(saved), s.tpClients*s.tpCampaigns
 	// bench-throughput runs a pass committing each campaign alone, then the
 	// group-commit pass its RESULT line reports: that one's workers are the
 	// last generation.
@@ -106,7 +110,20 @@ func runThroughput(ctx context.Context, bin string, s settings, workers int) (tp
 	if f.procs != workers {
 		return f, fmt.Errorf("saw %d worker processes in the last pass, expected %d (%d passes seen)", f.procs, workers, len(gens))
 	}
-	return f, nil
+	f.writes, err = passWrites(ctx, last)
+	return f, err
+}
+
+// passWrites counts, in the database the pass's workers used, the
+// campaigns saved and the times they were written. The bench that ran
+// the pass has exited by now and stopped its workers; the database stays
+// until the next pass of that bench recreates it.
+func passWrites(ctx context.Context, procs []benchkit.Watched) (campaignWrites, error) {
+	url, err := passDatabase(procs)
+	if err != nil {
+		return campaignWrites{}, err
+	}
+	return countCampaignWrites(ctx, url, writersGone)
 }
 
 func summarise(procs []benchkit.Watched, saved int) workerProcs {

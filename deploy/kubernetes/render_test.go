@@ -22,17 +22,28 @@ import (
 // tag), so every other check still runs.
 func render(t *testing.T) []byte {
 	t.Helper()
-	kubectl, err := exec.LookPath("kubectl")
-	if err != nil {
+	out, ok := kustomize(t, ".")
+	if !ok {
 		t.Log("kubectl not found on PATH: skipping `kubectl kustomize`; checking the resource files as written instead")
 		return concatResources(t)
 	}
-	cmd := exec.Command(kubectl, "kustomize", ".") // #nosec G204 -- kubectl from PATH on this folder, no outside input
+	return out
+}
+
+// kustomize is `kubectl kustomize dir`; ok is false when kubectl is not on
+// PATH. A failed render fails the test.
+func kustomize(t *testing.T, dir string) (out []byte, ok bool) {
+	t.Helper()
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		return nil, false
+	}
+	cmd := exec.Command(kubectl, "kustomize", dir) // #nosec G204 -- kubectl from PATH on a folder of this test's, no outside input
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	require.NoError(t, err, "kubectl kustomize failed: %s", stderr.String())
-	return out
+	out, err = cmd.Output()
+	require.NoError(t, err, "kubectl kustomize %s failed: %s", dir, stderr.String())
+	return out, true
 }
 
 // concatResources joins the files of kustomization.yaml's resources list.
