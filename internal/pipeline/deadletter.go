@@ -28,8 +28,11 @@ import (
 func (h *Handlers) settling(next asynq.HandlerFunc) asynq.HandlerFunc {
 	return func(ctx context.Context, t *asynq.Task) error {
 		err := next(ctx, t)
-		if errors.Is(err, platform.ErrUnknownClient) {
+		switch {
+		case errors.Is(err, platform.ErrUnknownClient):
 			err = h.unconfigured(ctx, t, err)
+		case errors.Is(err, platform.ErrCredentialsRefused):
+			err = h.refused(t, err)
 		}
 		if err == nil {
 			return nil
