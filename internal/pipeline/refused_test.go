@@ -64,7 +64,9 @@ func newRotationBundle(t *testing.T, wait time.Duration) *rotationBundle {
 
 	mc := mock.DefaultConfig()
 	mc.TimeScale, mc.FailEvery, mc.HangPercent = 1, 0, 0
-	mc.Campaigns, mc.SyncDelay, mc.TokenTTL = 30, 20*time.Millisecond, time.Second
+	// 50 sync calls of 100 ms each, two at a time: a run lasts 2.5 s at
+	// least, longer than a token lives.
+	mc.Campaigns, mc.SyncDelay, mc.TokenTTL = 50, 100*time.Millisecond, time.Second
 	mc.RateLimit, mc.RateWindow = 1_000_000, time.Second
 	ms, err := mock.NewServer(mc)
 	require.NoError(t, err)
@@ -145,21 +147,23 @@ func (b *rotationBundle) refusedTokens() int64 {
 	return b.mock.Stats().Clients["acme"].Requests[mock.EndpointAuth]["401"]
 }
 
-// The rotation window: acme's token is about to expire when its password
-// is changed on the platform, and the clients file follows a little
-// later. The tasks that meet the refused token request go back to the
-// queue (no asynq retry spent), the refusal is asked again at most once
-// per pause, and once the file has the new password the run completes
-// with no dead letter.
+// The rotation window: acme's password is changed on the platform during
+// a run, its token (fetched with the old password) expires within a
+// second, and the clients file follows a little later. The tasks that meet
+// the refused token request go back to the queue (no asynq retry spent),
+// the platform is asked again at most once per pause, and once the file
+// has the new password the run completes with no dead letter.
 func TestRotationWindowWaitsForTheNewPassword(t *testing.T) {
 	t.Parallel()
 	b := newRotationBundle(t, 20*time.Second)
-	// A token fetched with the old password, due within a second.
-	_, err := b.platform.ListCampaigns(t.Context(), "acme", 1, 10)
-	require.NoError(t, err)
+	runID := b.start(t)
+	testenv.WaitFor(t, 30*time.Second, "the run to save campaigns", func() bool {
+		run, err := b.direct.Run(t.Context(), runID)
+		require.NoError(t, err)
+		return run.CampaignsSaved >= 5
+	})
 	b.mock.SetClientPassword("acme", rotatedPassword)
 	rotated := time.Now()
-	runID := b.start(t)
 
 	testenv.WaitFor(t, 30*time.Second, "a task to wait for new credentials", func() bool {
 		_, waited := b.seen()
@@ -176,7 +180,7 @@ func TestRotationWindowWaitsForTheNewPassword(t *testing.T) {
 		return run.Finished()
 	})
 	require.Equal(t, store.StatusDone, run.Status, run.Reason)
-	require.Equal(t, 30, run.CampaignsSaved)
+	require.Equal(t, 50, run.CampaignsSaved)
 	dead, err := b.direct.DeadLetters(t.Context(), runID)
 	require.NoError(t, err)
 	require.Empty(t, dead)
