@@ -204,3 +204,75 @@ func TestPeriodicReadIsTheFallback(t *testing.T) {
 		return ok
 	})
 }
+
+// writeSecret replaces a mounted secret file at once, as a configuration
+// tool does.
+func writeSecret(t *testing.T, path, value string) {
+	t.Helper()
+	require.NoError(t, os.WriteFile(path+".tmp", []byte(value+"\n"), 0o600))
+	require.NoError(t, os.Rename(path+".tmp", path))
+}
+
+// A password_file named by a clients-file entry, in a directory of its
+// own, is followed like the clients file: a new password written there is
+// in force within moments, and the change is reported as a rotation of
+// that client, by id.
+func TestAChangedPasswordFileIsPickedUp(t *testing.T) {
+	secrets := t.TempDir()
+	pwFile := filepath.Join(secrets, "acme-password")
+	writeSecret(t, pwFile, "first-Pa55")
+	b := setup(t, Options{Interval: time.Hour, Settle: 20 * time.Millisecond},
+		fmt.Sprintf(`{"id":"acme","email":"acme@example.test","password_file":%q}`, pwFile), entry("beta", "b1"))
+	creds, ok := b.live.Credentials("acme")
+	require.True(t, ok)
+	require.Equal(t, "first-Pa55", creds.Password.Reveal())
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go b.live.Watch(ctx)
+
+	// The watch starts asynchronously: keep writing until it is seen.
+	testenv.WaitFor(t, 10*time.Second, "the rotated password", func() bool {
+		writeSecret(t, pwFile, secretWord)
+		time.Sleep(50 * time.Millisecond)
+		c, _ := b.live.Credentials("acme")
+		return c.Password.Reveal() == secretWord
+	})
+	require.Contains(t, b.logs.String(), `"rotated":["acme"]`)
+	require.Equal(t, []string{"acme", "beta"}, b.live.List().IDs())
+}
+
+// In single-client mode (no CLIENTS_FILE), a new password written to
+// PLATFORM_PASSWORD_FILE is in force within moments too: the whole
+// configuration is read again, and the file's directory is watched.
+func TestAChangedPlatformPasswordFileIsPickedUp(t *testing.T) {
+	pwFile := filepath.Join(t.TempDir(), "platform-password")
+	writeSecret(t, pwFile, "first-Pa55")
+	for _, name := range []string{"CLIENTS_FILE", "PLATFORM_PASSWORD"} {
+		t.Setenv(name, "") // restored after the test
+		require.NoError(t, os.Unsetenv(name))
+	}
+	t.Setenv("PLATFORM_EMAIL", "ads@example.test")
+	t.Setenv("PLATFORM_CLIENT_ID", "solo")
+	t.Setenv("PLATFORM_PASSWORD_FILE", pwFile)
+	cfg, err := config.Load()
+	require.NoError(t, err)
+	logs := &testenv.LogBuffer{}
+	live, err := New(FromConfig(cfg), Options{Interval: time.Hour, Settle: 20 * time.Millisecond,
+		Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	require.NoError(t, err)
+	creds, ok := live.Credentials("solo")
+	require.True(t, ok)
+	require.Equal(t, "first-Pa55", creds.Password.Reveal())
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go live.Watch(ctx)
+
+	testenv.WaitFor(t, 10*time.Second, "the rotated password", func() bool {
+		writeSecret(t, pwFile, secretWord)
+		time.Sleep(50 * time.Millisecond)
+		c, _ := live.Credentials("solo")
+		return c.Password.Reveal() == secretWord
+	})
+	require.Contains(t, logs.String(), `"rotated":["solo"]`)
+	require.NotContains(t, logs.String(), secretWord)
+}

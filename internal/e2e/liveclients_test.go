@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -10,11 +11,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
 
 	"github.com/adsync/adsync/internal/enqueuer"
 	"github.com/adsync/adsync/internal/ops/opstest"
+	"github.com/adsync/adsync/internal/platform"
 	"github.com/adsync/adsync/internal/store"
+	"github.com/adsync/adsync/internal/tasks"
 	"github.com/adsync/adsync/internal/testenv"
 )
 
@@ -141,6 +145,46 @@ func TestPasswordRotatedDuringARun(t *testing.T) {
 	require.NotContains(t, b.logs.String(), rotatedPassword)
 }
 
+// The rotation window: the password is changed on the platform, the
+// client's token expires, and the clients file follows only later. The
+// tasks that meet the refused token request wait in the queue instead of
+// failing, the worker asks the platform for a token at most once per
+// refusal pause meanwhile, and once the file has the new password the run
+// completes with no dead letter.
+func TestPasswordRotatedOnThePlatformBeforeTheFile(t *testing.T) {
+	t.Parallel()
+	mc := mockConfig()
+	mc.TokenTTL = 120 * time.Second // 2 s at time scale 60
+	b := setup(t, mc, []string{"acme"}, nil)
+	b.startWorker(t)
+	started, err := b.starter(t).Start(context.Background(), []string{"acme"})
+	require.NoError(t, err)
+	run := started[0].RunID
+	b.waitSaved(t, run, 20)
+
+	b.mock.SetClientPassword("acme", rotatedPassword)
+	rotated := time.Now()
+	testenv.WaitFor(t, 30*time.Second, "a task to wait for new credentials", func() bool {
+		return strings.Contains(b.logs.lines(`"client":"acme"`), "the platform refused the client's credentials")
+	})
+	r, err := b.store.Run(context.Background(), run)
+	require.NoError(t, err)
+	require.False(t, r.Finished(), "the run waits for the file: %s %s", r.Status, r.Reason)
+	time.Sleep(time.Second) // the file lags behind the platform
+	b.rewriteClients(t, "acme="+rotatedPassword)
+
+	runs := b.waitRuns(t, []int64{run}, 3*time.Minute)
+	require.Equal(t, store.StatusDone, runs[0].Status, runs[0].Reason)
+	require.Equal(t, 100, runs[0].CampaignsSaved)
+	b.requireNoDeadLetters(t, run)
+	b.requireGroundTruth(t, "acme")
+	refused := b.mock.Stats().Clients["acme"].Requests["auth"]["401"]
+	require.Positive(t, refused)
+	require.LessOrEqual(t, refused, int64(time.Since(rotated)/platform.DefaultRefusalPause)+1,
+		"at most one refused token request per pause, however many tasks wait")
+	require.NotContains(t, b.logs.String(), rotatedPassword)
+}
+
 // A client removed from the file mid-run: its run ends cancelled with a
 // reason, its queued tasks are dropped without a request (the mock sees
 // none from it afterwards), nothing of it is deleted, and the other client
@@ -180,6 +224,57 @@ func TestClientRemovedMidRun(t *testing.T) {
 	testenv.WaitFor(t, 30*time.Second, "the removed client's queued tasks to be dropped", func() bool {
 		return strings.Contains(b.logs.String(), "task dropped: its run has ended")
 	})
+}
+
+// A client removed and put back while its cancelled run's tasks are still
+// queued: the tasks find the client known again, but their run was
+// cancelled, so they are dropped as they come up and the mock counts no
+// request of that run after the cancellation.
+func TestClientRemovedAndPutBack(t *testing.T) {
+	t.Parallel()
+	b := setup(t, mockConfig(), []string{"acme", "back"}, nil)
+	b.startWorker(t)
+	started, err := b.starter(t).Start(context.Background(), []string{"back"})
+	require.NoError(t, err)
+	run := started[0].RunID
+	b.waitSaved(t, run, 10)
+
+	b.rewriteClients(t, "acme="+password)
+	testenv.WaitFor(t, 30*time.Second, "the removed client's run to end", func() bool {
+		r, err := b.store.Run(context.Background(), run)
+		require.NoError(t, err)
+		return r.Finished()
+	})
+	time.Sleep(200 * time.Millisecond) // requests already on the wire may still land
+	counted := b.mock.Stats().Clients["back"].Counted
+	b.rewriteClients(t, "acme="+password, "back="+password)
+	testenv.WaitFor(t, 10*time.Second, "the worker to know the client again", func() bool {
+		return strings.Count(b.logs.String(), `"added":["back"]`) == 1
+	})
+
+	insp := asynq.NewInspectorFromRedisClient(b.rdb)
+	testenv.WaitFor(t, time.Minute, "the cancelled run's queued tasks to be dropped", func() bool {
+		for _, q := range []string{tasks.QueueSaves, tasks.QueuePages} {
+			info, err := insp.GetQueueInfo(q)
+			if errors.Is(err, asynq.ErrQueueNotFound) {
+				continue
+			}
+			require.NoError(t, err)
+			if info.Pending+info.Active+info.Scheduled+info.Retry > 0 {
+				return false
+			}
+		}
+		return true
+	})
+	require.Equal(t, counted, b.mock.Stats().Clients["back"].Counted, "a request of the cancelled run was sent")
+	logs := b.logs.String()
+	afterPutBack := logs[strings.Index(logs, `"added":["back"]`):]
+	require.Regexp(t, `"msg":"task dropped: its run was cancelled".*"client":"back"`, afterPutBack,
+		"tasks came up while the client was known again, and were dropped")
+	r, err := b.store.Run(context.Background(), run)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusCancelled, r.Status)
+	b.requireNoDeadLetters(t, run)
 }
 
 // A broken clients file keeps the last good list: the sync of the

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/adsync/adsync/internal/clients"
 	"github.com/adsync/adsync/internal/runs"
 )
 
@@ -26,27 +27,26 @@ func scheduleCmd(ctx context.Context, e *env, args []string) (int, error) {
 	if *every <= 0 {
 		return 0, usageError{fmt.Errorf("--every must be a positive duration such as 30m")}
 	}
-	ids, err := e.clientIDs(nil)
+	// The same live list as a worker's, read again at every tick: clients
+	// added or removed since are synced, or no longer, from then on. A
+	// broken file keeps the last good list; the list logs its problem on
+	// one line, once, and again only when the problem changes.
+	live, err := clients.New(clients.FromConfig(e.cfg), clients.Options{Logger: e.log})
 	if err != nil {
-		return 0, err
+		return 0, usageError{err}
 	}
 	starter, err := e.starter(ctx)
 	if err != nil {
 		return 0, err
 	}
-	e.log.Info("scheduler started", "every", every.String(), "clients", len(ids))
+	e.log.Info("scheduler started", "every", every.String(), "clients", live.List().Len())
 	ticker := time.NewTicker(*every)
 	defer ticker.Stop()
-	for {
-		// The clients file is read again at every tick: clients added or
-		// removed since are synced, or no longer, from then on. A broken
-		// file keeps the last good list (the error is logged).
-		if now, err := e.clientIDs(nil); err != nil {
-			e.log.Error("clients configuration refused; keeping the last good list", "problem", err.Error(), "clients", len(ids))
-		} else {
-			ids = now
+	for first := true; ; first = false {
+		if !first {
+			_, _ = live.Reload(ctx) // a refusal is logged by the list
 		}
-		if err := scheduleTick(ctx, e, starter, ids); err != nil {
+		if err := scheduleTick(ctx, e, starter, live.List().IDs()); err != nil {
 			e.log.Error("scheduled sync failed; trying again next tick", "error", err.Error())
 		}
 		select {

@@ -16,7 +16,9 @@ import (
 
 // settling wraps a handler with the policy: for each failed attempt,
 // decide says whether the task goes back to the queue, is retried or is a
-// dead letter, and settling makes it so. A dead letter is recorded in the
+// dead letter, and settling makes it so. A client this worker does not
+// know (unconfigured) and credentials the platform refused (refused) are
+// first given their bounded wait in the queue. A dead letter is recorded in the
 // ledger (and the item or page ended) before asynq archives the task, so
 // no record is lost when asynq's bounded archive drops old tasks.
 //
@@ -28,8 +30,11 @@ import (
 func (h *Handlers) settling(next asynq.HandlerFunc) asynq.HandlerFunc {
 	return func(ctx context.Context, t *asynq.Task) error {
 		err := next(ctx, t)
-		if errors.Is(err, platform.ErrUnknownClient) {
+		switch {
+		case errors.Is(err, platform.ErrUnknownClient):
 			err = h.unconfigured(ctx, t, err)
+		case errors.Is(err, platform.ErrCredentialsRefused):
+			err = h.refused(t, err)
 		}
 		if err == nil {
 			return nil

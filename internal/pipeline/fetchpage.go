@@ -29,6 +29,9 @@ func (h *Handlers) fetchPage(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
+	if dropped, err := h.cancelled(ctx, t, p.RunID); dropped || err != nil {
+		return err
+	}
 	log := h.log.With("client", p.ClientID, "run", p.RunID, "page", p.Page)
 	res, done, err := h.store.RecordedPage(ctx, p.RunID, p.Page)
 	if err != nil {
@@ -69,6 +72,10 @@ func (h *Handlers) fetchPage(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 	h.metrics.PageFetched(p.ClientID)
+	if res.Cancelled {
+		log.InfoContext(ctx, "page fetched as its run was cancelled; not recorded, nothing enqueued")
+		return nil
+	}
 	// Only the work this page revealed is booked its slots: the rest was
 	// planned or listed before, and its task most likely exists, holding or
 	// having used its own slot; it is enqueued again only in case it was

@@ -57,7 +57,10 @@ type Options struct {
 	Policy Policy
 	// UnconfiguredWait is how long after its run started a task whose
 	// client this worker's list lacks goes back to the queue before it is a
-	// dead letter; zero means DefaultUnconfiguredWait.
+	// dead letter, and how long after the platform first refused a
+	// client's credentials its tasks wait for new ones the same way; zero
+	// means DefaultUnconfiguredWait. Both wait for a clients file to reach
+	// every worker.
 	UnconfiguredWait time.Duration
 	// ReconcilePasses is how many times a run may list its pages again
 	// when its listing moved under it (LIST_RECONCILE_PASSES); 0 never

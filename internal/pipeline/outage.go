@@ -52,10 +52,6 @@ func (o *outage) over() {
 	}
 }
 
-// ongoing reports whether an outage was met and the database has not
-// answered since.
-func (o *outage) ongoing() bool { return o.since.Load() != 0 }
-
 // presumed reports whether the database was found unavailable recently.
 func (o *outage) presumed() bool { return o.now().UnixNano() < o.until.Load() }
 

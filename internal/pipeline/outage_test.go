@@ -19,10 +19,10 @@ import (
 )
 
 // After an outage, once the presumption has lapsed, a save task checks
-// that the database answers before it spends a request on its record: the
-// database is still down here, so the task goes back to the queue without
-// a sync call (the handlers have no platform client, so a call would fail
-// the test).
+// that the database answers (it reads its run, which it does before every
+// sync call) before it spends a request on its record: the database is
+// still down here, so the task goes back to the queue without a sync call
+// (the handlers have no platform client, so a call would fail the test).
 func TestSaveChecksTheDatabaseAfterAnOutageBeforeItsSyncCall(t *testing.T) {
 	t.Parallel()
 	proxy := newCuttableProxy(t, testenv.AdminDatabaseURL())
@@ -45,7 +45,7 @@ func TestSaveChecksTheDatabaseAfterAnOutageBeforeItsSyncCall(t *testing.T) {
 
 	err = h.save(t.Context(), asynq.NewTask(tasks.TypeSave, payload))
 	require.ErrorIs(t, err, store.ErrUnavailable)
-	require.ErrorContains(t, err, "ping")
+	require.ErrorContains(t, err, "store: run 1")
 	require.Equal(t, requeue, h.decide(err, 0).verdict)
 	require.True(t, h.dbOutage.presumed(), "the failed check is an outage met again")
 }

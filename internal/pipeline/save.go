@@ -14,7 +14,9 @@ import (
 
 // save validates one record, makes the platform's sync call for it and
 // upserts it. An invalid record is dead-lettered before any request is
-// spent on it. The upsert shares a transaction with the saves of concurrent
+// spent on it, and the record of a cancelled run is dropped before its
+// sync call. (Without the sync call it is stored, spending no request: it
+// was fetched already.) The upsert shares a transaction with the saves of concurrent
 // tasks (the store's group commit), and the task succeeds only once that
 // transaction has committed. While the database is presumed down, the
 // task goes back to the queue before spending a request, and after an
@@ -33,14 +35,14 @@ func (h *Handlers) save(ctx context.Context, t *asynq.Task) error {
 	}
 	var syncedAt *time.Time
 	if h.syncCall {
-		if h.dbOutage.ongoing() {
-			// Down moments ago and maybe still: a ping is cheaper than a
-			// request spent on a record that could not be stored.
-			if err := h.store.Ping(ctx); err != nil {
-				return err
-			}
-			h.dbOutage.over()
+		// Read before the request: a cancelled run wants no more of it,
+		// and after an outage the read shows that the database answers
+		// again, before a request is spent on a record that could not be
+		// stored.
+		if dropped, err := h.cancelled(ctx, t, p.RunID); dropped || err != nil {
+			return err
 		}
+		h.dbOutage.over()
 		res, err := h.platform.SyncCampaign(ctx, p.ClientID, c.ID)
 		if err != nil {
 			return fmt.Errorf("sync campaign %s: %w", c.ID, err)

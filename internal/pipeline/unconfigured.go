@@ -15,7 +15,9 @@ import (
 // DefaultUnconfiguredWait is Options.UnconfiguredWait when left zero: twice
 // the clients file's periodic re-read (30 s), for a worker whose file
 // notification was lost, plus a minute for a Kubernetes Secret to reach
-// every pod.
+// every pod. It bounds both the wait for a client this worker does not know
+// yet and the wait for new credentials after the platform refused a
+// client's.
 const DefaultUnconfiguredWait = 2 * time.Minute
 
 // maxUnconfiguredStep is the longest one wait of such a task in the queue.

@@ -89,8 +89,8 @@ func TestUnconfiguredClientIsADeadLetterAfterTheWait(t *testing.T) {
 	require.False(t, strings.HasSuffix(reason(err), asynq.SkipRetry.Error()))
 }
 
-// A task of a run that has ended (cancelled when its client was removed)
-// is dropped: it succeeds without a request.
+// A task of a run that was cancelled when its client was removed is
+// dropped: it succeeds without a request.
 func TestTaskOfACancelledRunIsDropped(t *testing.T) {
 	t.Parallel()
 	h, st := unconfiguredBundle(t, time.Hour)
@@ -98,7 +98,69 @@ func TestTaskOfACancelledRunIsDropped(t *testing.T) {
 	require.NoError(t, err)
 	_, err = st.CancelClientRuns(t.Context(), "gone", "client removed from the clients configuration")
 	require.NoError(t, err)
-	task := fetchTask(t, run.ID, "gone")
 
-	require.NoError(t, h.unconfigured(t.Context(), task, h.fetchPage(t.Context(), task)))
+	require.NoError(t, h.settling(h.fetchPage)(t.Context(), fetchTask(t, run.ID, "gone")))
+}
+
+// A task of a run that has ended otherwise, whose client this worker does
+// not know, is dropped too: nothing of its run waits for it.
+func TestUnconfiguredClientOfAnEndedRunIsDropped(t *testing.T) {
+	t.Parallel()
+	h, st := unconfiguredBundle(t, time.Hour)
+	run, err := st.CreateRun(t.Context(), "ended")
+	require.NoError(t, err)
+	require.NoError(t, st.FailRun(t.Context(), run.ID, "page 1: failed"))
+	task := fetchTask(t, run.ID, "ended")
+
+	err = h.fetchPage(t.Context(), task)
+	require.ErrorIs(t, err, platform.ErrUnknownClient)
+	require.NoError(t, h.unconfigured(t.Context(), task, err))
+}
+
+// A client removed and put back while its cancelled run's tasks are still
+// queued: the tasks find the client known again, yet their run was
+// cancelled, so they are dropped without a request (the platform fails
+// the test if asked anything) and the run stays cancelled.
+func TestTasksOfACancelledRunAreDroppedWhenTheClientIsBack(t *testing.T) {
+	t.Parallel()
+	h, st := unconfiguredBundle(t, time.Hour)
+	h.syncCall = true
+	h.platform = knowingPlatform(t)
+	run, err := st.CreateRun(t.Context(), "back")
+	require.NoError(t, err)
+	_, err = st.CancelClientRuns(t.Context(), "back", "client removed from the clients configuration")
+	require.NoError(t, err)
+
+	page := fetchTask(t, run.ID, "back")
+	payload, err := json.Marshal(tasks.Save{RunID: run.ID, ClientID: "back", Page: 1, ItemKey: "campaign_1",
+		Record: json.RawMessage(`{"id":"campaign_1","name":"A","status":"active","budget":1,"impressions":1,"clicks":1,` +
+			`"conversions":1,"created_at":"2024-01-01T00:00:00Z"}`)})
+	require.NoError(t, err)
+	save := asynq.NewTask(tasks.TypeSave, payload)
+	require.NoError(t, h.settling(h.fetchPage)(t.Context(), page))
+	require.NoError(t, h.settling(h.save)(t.Context(), save))
+
+	r, err := st.Run(t.Context(), run.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusCancelled, r.Status)
+	require.Zero(t, r.CampaignsSaved)
+	kept, err := st.Campaigns(t.Context(), "back")
+	require.NoError(t, err)
+	require.Empty(t, kept)
+}
+
+// knowingPlatform is a platform client that knows every client, against a
+// platform that fails the test if asked anything.
+func knowingPlatform(t *testing.T) *platform.Client {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		t.Errorf("a request was sent: %s %s", r.Method, r.URL)
+	}))
+	t.Cleanup(srv.Close)
+	pc, err := platform.New(platform.Options{BaseURL: srv.URL, Limiter: grantAll{},
+		Credentials: func(string) (platform.Credentials, bool) {
+			return platform.Credentials{Email: "ads@example.test", Password: "pa55-Known-1"}, true
+		}})
+	require.NoError(t, err)
+	return pc
 }

@@ -292,7 +292,7 @@ func TestNewChecksOptions(t *testing.T) {
 	t.Parallel()
 	_, err := New(Options{BaseURL: "ftp://x", Timeout: -1})
 	require.EqualError(t, err, "platform: options: want an http(s) BaseURL with a host\n"+
-		"missing Credentials\nmissing Limiter\nnegative Timeout, MaxBodyBytes, RefreshBefore or InPlaceRetries")
+		"missing Credentials\nmissing Limiter\nnegative Timeout, MaxBodyBytes, RefreshBefore, RefusalPause or InPlaceRetries")
 
 	c, err := New(Options{
 		BaseURL:     "http://127.0.0.1:3001",

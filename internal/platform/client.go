@@ -23,6 +23,35 @@ type Client struct {
 	tokens *tokenCache
 	// timeouts, once LearnTimeouts has run, gives each endpoint its timeout.
 	timeouts atomic.Pointer[Timeouts]
+	// reload, once ReloadWith has set it, re-reads the credentials'
+	// configuration.
+	reload atomic.Pointer[func(context.Context)]
+}
+
+// ReloadWith makes the client call reload whenever the platform refuses a
+// client's credentials (a 401 from POST /auth/token), before it reports
+// the refusal: reload re-reads the configuration that
+// Options.Credentials looks in (the live client list's Reload). A
+// password changed on the platform and then in the clients file is thus
+// used as soon as the file says so, even before the file's watch notices;
+// if the client's credentials changed, the token is requested again with
+// them at once. Without it, a refusal waits for the configuration to
+// change by itself.
+func (c *Client) ReloadWith(reload func(context.Context)) {
+	c.reload.Store(&reload)
+}
+
+// reread calls the ReloadWith function, if any, after the platform
+// refused creds of clientID, and returns the client's credentials if they
+// are now others.
+func (c *Client) reread(ctx context.Context, clientID string, creds Credentials) (Credentials, bool) {
+	reload := c.reload.Load()
+	if reload == nil {
+		return Credentials{}, false
+	}
+	(*reload)(ctx)
+	fresh, ok := c.opts.Credentials(clientID)
+	return fresh, ok && fresh != creds
 }
 
 // New checks opts, fills in defaults and returns a ready Client.

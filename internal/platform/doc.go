@@ -8,7 +8,11 @@
 //     and caches the Bearer token per client id, replacing it before it
 //     expires (in the background, while the old one still serves);
 //     concurrent requests of one client share a single fetch. A 401 from the
-//     API drops the token, fetches a new one and retries once. KeepTokens
+//     API drops the token, fetches a new one and retries once. A refused
+//     token request (ErrCredentialsRefused) makes it read the configuration
+//     again (ReloadWith) and try new credentials at once; the same ones are
+//     not sent again for Options.RefusalPause, since platforms lock
+//     accounts after repeated failed logins. KeepTokens
 //     fetches every configured client's token when a worker starts, so a
 //     run's first request finds one ready.
 //   - retries a request that failed transiently in place, a few times

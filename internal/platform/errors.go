@@ -75,6 +75,25 @@ func (e *Error) outcome() Outcome {
 // errors.Is to tell "fix the configuration" apart from other failures.
 var ErrAuthRefused = errors.New("auth refused")
 
+// ErrCredentialsRefused is wrapped by the error of a token request that
+// the platform refused (401 from POST /auth/token): the client's password
+// is wrong, or was changed on the platform and not yet in adsync's
+// configuration. It reads "auth refused" and errors.Is matches it with
+// ErrAuthRefused too. Such an error carries Error.RefusedSince; its Kind
+// stays KindPermanent (trying the same credentials again does not help),
+// and what becomes of the task is the pipeline's decision: it waits a
+// bounded while for new credentials.
+var ErrCredentialsRefused error = credentialsRefused{}
+
+// credentialsRefused is ErrCredentialsRefused's type: a comparable value
+// that is also an ErrAuthRefused.
+type credentialsRefused struct{}
+
+func (credentialsRefused) Error() string { return ErrAuthRefused.Error() }
+
+// Is makes errors.Is(err, ErrAuthRefused) hold for ErrCredentialsRefused.
+func (credentialsRefused) Is(target error) bool { return target == ErrAuthRefused }
+
 // ErrUnknownClient is wrapped when Options.Credentials knows no credentials
 // for the client id a task names.
 var ErrUnknownClient = errors.New("no credentials for client")
@@ -96,6 +115,10 @@ type Error struct {
 	// KindTransient, when the limiter booked the retry's slot further away
 	// than it waits in place, how long until it.
 	RetryAfter time.Duration
+	// RefusedSince is set on an ErrCredentialsRefused error: when this
+	// process first saw the platform refuse the client's credentials, with
+	// no token issued to it since.
+	RefusedSince time.Time
 	// Err is the underlying cause, if any.
 	Err error
 }
@@ -127,6 +150,12 @@ func (e *Error) Error() string {
 // Unwrap returns the cause, so errors.Is finds ErrAuthRefused,
 // context.DeadlineExceeded and the like.
 func (e *Error) Unwrap() error { return e.Err }
+
+// refused reports whether e is the platform refusing a client's
+// credentials (ErrCredentialsRefused); a nil *Error is not.
+func (e *Error) refused() bool {
+	return e != nil && errors.Is(e.Err, ErrCredentialsRefused)
+}
 
 // in names the API call that a token failure happened in: its Op becomes
 // "list campaigns page 3: fetch token". The fetch is shared by many calls,

@@ -19,6 +19,11 @@ const (
 	// DefaultMaxBodyBytes is far above a page of campaigns and far below
 	// anything that could hurt a worker's memory.
 	DefaultMaxBodyBytes int64 = 10 << 20
+	// DefaultRefusalPause is a few seconds: a client whose password was
+	// changed on the platform gets its new one within moments of the
+	// clients file changing, and a wrong password costs the account at
+	// most a dozen failed logins a minute per worker.
+	DefaultRefusalPause = 5 * time.Second
 )
 
 // Credentials are one client account's login for POST /auth/token.
@@ -84,6 +89,14 @@ type Options struct {
 	// (A 60 s token at time scale 60 is replaced from 54 s on; a 3600 s
 	// token from 54 min on.)
 	RefreshBefore time.Duration
+	// RefusalPause is the least time between two token requests of a
+	// client with the same credentials after the platform refused them
+	// (401): real platforms lock an account after repeated failed logins.
+	// Meanwhile a request for a token is answered with that refusal
+	// without asking the platform; credentials that change are sent at
+	// once. (POST /auth/token is not rate limited, so this spends no rate
+	// budget either way.) Zero means DefaultRefusalPause.
+	RefusalPause time.Duration
 	// InPlaceRetries is how many times a request that failed transiently
 	// (a 503, no answer within Timeout, a dropped connection) is retried
 	// within the same call, retry n after InPlaceDelay(n); zero leaves
@@ -125,8 +138,8 @@ func (o *Options) validate() (*url.URL, error) {
 	if o.Limiter == nil {
 		errs = append(errs, errors.New("missing Limiter"))
 	}
-	if o.Timeout < 0 || o.MaxBodyBytes < 0 || o.RefreshBefore < 0 || o.InPlaceRetries < 0 {
-		errs = append(errs, errors.New("negative Timeout, MaxBodyBytes, RefreshBefore or InPlaceRetries"))
+	if o.Timeout < 0 || o.MaxBodyBytes < 0 || o.RefreshBefore < 0 || o.RefusalPause < 0 || o.InPlaceRetries < 0 {
+		errs = append(errs, errors.New("negative Timeout, MaxBodyBytes, RefreshBefore, RefusalPause or InPlaceRetries"))
 	}
 	if o.InPlaceRetries > 0 && o.InPlaceDelay == nil {
 		errs = append(errs, errors.New("InPlaceRetries without InPlaceDelay"))
@@ -139,6 +152,9 @@ func (o *Options) validate() (*url.URL, error) {
 	}
 	if o.MaxBodyBytes == 0 {
 		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.RefusalPause == 0 {
+		o.RefusalPause = DefaultRefusalPause
 	}
 	if o.HTTPClient == nil {
 		o.HTTPClient = defaultHTTPClient()

@@ -74,6 +74,87 @@ func TestClientRemovedDuringTheWaitSendsNothing(t *testing.T) {
 	require.Zero(t, b.platform.count("list"), "no request was sent")
 }
 
+// rotatedPlatform makes the fake accept only password on its token
+// endpoint, as a platform does once the password was changed there.
+func rotatedPlatform(password string) func(*Options, *fakePlatform) {
+	return func(_ *Options, fp *fakePlatform) {
+		issue := fp.issueToken
+		fp.auth = func(w http.ResponseWriter, r *http.Request) {
+			if _, pw, _ := r.BasicAuth(); pw == password {
+				r.SetBasicAuth(testEmail, testPassword)
+			} else {
+				r.SetBasicAuth(testEmail, "wrong")
+			}
+			issue(w, r)
+		}
+	}
+}
+
+// The platform refuses the password and the configuration, read again at
+// once, has a new one: the token is fetched with it straight away, in the
+// same call, and the call succeeds.
+func TestRefusalReadsTheConfigurationAgain(t *testing.T) {
+	t.Parallel()
+	live := &liveCreds{}
+	live.cur.Store(&Credentials{Email: testEmail, Password: "old-Secret-1"})
+	b := setup(t, rotatedPlatform("rotated-Secret-2"), func(o *Options, _ *fakePlatform) { o.Credentials = live.lookup })
+	var reloads atomic.Int64
+	b.client.ReloadWith(func(context.Context) {
+		reloads.Add(1)
+		live.cur.Store(&Credentials{Email: testEmail, Password: "rotated-Secret-2"}) // the file says so by now
+	})
+
+	_, err := b.client.ListCampaigns(t.Context(), testClient, 1, 10)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), reloads.Load())
+	require.Equal(t, 2, b.platform.count("auth"), "refused with the old password, then issued with the new one")
+	require.Equal(t, []Outcome{OutcomePermanent, OutcomeOK}, b.observer.outcomes("auth"))
+}
+
+// While the platform refuses the password, a token is asked for at most
+// once per refusal pause with the same credentials, but at once with new
+// ones; the refusal counts from the first one until a token is issued.
+func TestRefusedClientIsAskedAgainAtOnceWithNewCredentials(t *testing.T) {
+	t.Parallel()
+	live := &liveCreds{}
+	live.cur.Store(&Credentials{Email: testEmail, Password: "old-Secret-1"})
+	b := setup(t, rotatedPlatform("rotated-Secret-2"), func(o *Options, _ *fakePlatform) {
+		o.Credentials = live.lookup
+		o.RefusalPause = time.Minute
+	})
+	var reloads atomic.Int64
+	b.client.ReloadWith(func(context.Context) { reloads.Add(1) }) // the file has not changed yet
+	first := b.clock.Now()
+
+	for range 5 {
+		_, err := b.client.ListCampaigns(t.Context(), testClient, 1, 10)
+		require.ErrorIs(t, err, ErrCredentialsRefused)
+		require.Equal(t, first, asError(t, err).RefusedSince)
+		b.clock.Add(10 * time.Second)
+	}
+	require.Equal(t, 1, b.platform.count("auth"), "one token request within the pause")
+	require.Equal(t, int64(1), reloads.Load(), "the configuration is read again only after a request was refused")
+
+	live.cur.Store(&Credentials{Email: testEmail, Password: "typo-Secret-3"})
+	_, err := b.client.ListCampaigns(t.Context(), testClient, 1, 10)
+	require.ErrorIs(t, err, ErrCredentialsRefused)
+	require.Equal(t, first, asError(t, err).RefusedSince, "still counted from the first refusal")
+	require.Equal(t, 2, b.platform.count("auth"), "new credentials are tried at once")
+
+	live.cur.Store(&Credentials{Email: testEmail, Password: "rotated-Secret-2"})
+	_, err = b.client.ListCampaigns(t.Context(), testClient, 1, 10)
+	require.NoError(t, err)
+	require.Equal(t, 3, b.platform.count("auth"))
+
+	// A token was issued: a later refusal counts afresh.
+	b.platform.revokeAll()
+	b.clock.Add(time.Hour)
+	live.cur.Store(&Credentials{Email: testEmail, Password: "old-Secret-1"})
+	_, err = b.client.ListCampaigns(t.Context(), testClient, 2, 10)
+	require.ErrorIs(t, err, ErrCredentialsRefused)
+	require.Equal(t, b.clock.Now(), asError(t, err).RefusedSince)
+}
+
 // waitThen is a Limiter whose Wait runs f, then grants.
 type waitThen func()
 

@@ -22,7 +22,9 @@ const maxTokenLife = 24 * time.Hour
 // expires. Concurrent requests of one client share a single fetch, and a
 // token due for replacement keeps serving while its successor is fetched, so
 // a slow /auth/token (the platform sometimes never answers) does not stall
-// the client's requests. Written by hand rather than with
+// the client's requests. Credentials the platform refused are not sent again
+// for Options.RefusalPause, unless they change: real platforms lock an
+// account after repeated failed logins. Written by hand rather than with
 // x/sync/singleflight because the fetch must outlive the caller that started
 // it, callers may not wait for it at all, and the cache is written under the
 // same lock that decides who fetches.
@@ -33,6 +35,19 @@ type tokenCache struct {
 	mu      sync.Mutex
 	tokens  map[string]token   // by client id
 	flights map[string]*flight // fetches in progress, by client id
+	// refused holds, by client id, the platform's refusals of a client's
+	// credentials since its last token was issued.
+	refused map[string]refusal
+}
+
+// refusal is what the platform answered a client's token requests since
+// it last issued one: it first refused them at since (whatever the
+// credentials were then), and last refused creds at last, with err.
+type refusal struct {
+	creds Credentials
+	since time.Time
+	last  time.Time
+	err   *Error
 }
 
 // token is a cached Bearer token. From refreshAt on it is being replaced;
@@ -62,6 +77,7 @@ func newTokenCache(c *Client) *tokenCache {
 		now:     time.Now,
 		tokens:  make(map[string]token),
 		flights: make(map[string]*flight),
+		refused: make(map[string]refusal),
 	}
 }
 
@@ -94,14 +110,21 @@ func (tc *tokenCache) get(ctx context.Context, clientID string, creds Credential
 // fetchLocked returns the fetch of clientID's token with creds in
 // progress, starting one if none is. The fetch runs detached from ctx (but
 // bounded by the auth endpoint's timeout), so a caller that gives up does
-// not fail the others waiting on it. tc.mu is held.
+// not fail the others waiting on it. Credentials that the platform refused
+// less than Options.RefusalPause ago are not sent again: the flight
+// returned has already ended with that refusal. tc.mu is held.
 func (tc *tokenCache) fetchLocked(ctx context.Context, clientID string, creds Credentials) *flight {
-	f, running := tc.flights[clientID]
-	if !running || f.creds != creds {
-		f = &flight{done: make(chan struct{}), creds: creds}
-		tc.flights[clientID] = f
-		go tc.run(context.WithoutCancel(ctx), clientID, creds, f)
+	if f, running := tc.flights[clientID]; running && f.creds == creds {
+		return f
 	}
+	if r, ok := tc.refused[clientID]; ok && r.creds == creds && tc.now().Before(r.last.Add(tc.c.opts.RefusalPause)) {
+		f := &flight{done: make(chan struct{}), creds: creds, err: r.err}
+		close(f.done)
+		return f
+	}
+	f := &flight{done: make(chan struct{}), creds: creds}
+	tc.flights[clientID] = f
+	go tc.run(context.WithoutCancel(ctx), clientID, creds, f)
 	return f
 }
 
@@ -134,14 +157,38 @@ func (tc *tokenCache) ensure(ctx context.Context, clientID string, creds Credent
 
 // run performs the fetch of flight f and publishes its result, unless a
 // fetch with newer credentials has replaced f meanwhile: then f's token
-// goes only to those already waiting for it.
+// goes only to those already waiting for it. When the platform refuses
+// creds, the configuration is read again at once (Client.ReloadWith): if
+// the client's credentials changed meanwhile (the password was changed on
+// the platform, then in the clients file moments later), the token is
+// fetched with the new ones straight away. A refusal is remembered for
+// the pause between attempts and for its start (Error.RefusedSince).
 func (tc *tokenCache) run(ctx context.Context, clientID string, creds Credentials, f *flight) {
 	tok, err := tc.fetch(ctx, clientID, creds)
+	if err.refused() {
+		if fresh, changed := tc.c.reread(ctx, clientID, creds); changed {
+			creds = fresh
+			tok, err = tc.fetch(ctx, clientID, creds)
+		}
+	}
 	tok.creds = creds
 	tc.mu.Lock()
-	if current := tc.flights[clientID] == f; current {
+	current := tc.flights[clientID] == f
+	if err.refused() {
+		r, ok := tc.refused[clientID]
+		if !ok {
+			r.since = tc.now()
+		}
+		err.RefusedSince = r.since
+		if current {
+			r.creds, r.last, r.err = creds, tc.now(), err
+			tc.refused[clientID] = r
+		}
+	}
+	if current {
 		if err == nil {
 			tc.tokens[clientID] = tok
+			delete(tc.refused, clientID)
 		}
 		delete(tc.flights, clientID)
 	}
@@ -191,6 +238,9 @@ func (tc *tokenCache) fetch(ctx context.Context, clientID string, creds Credenti
 	})
 	c.observe(ctx, clientID, "auth", err.outcome(), time.Since(start))
 	if err != nil {
+		if err.Status == http.StatusUnauthorized {
+			err.Err = ErrCredentialsRefused
+		}
 		return token{}, err
 	}
 	c.opts.Logger.DebugContext(ctx, "platform token refreshed", "client_id", clientID,

@@ -156,7 +156,12 @@ func TestSecond401IsPermanent(t *testing.T) {
 	require.Equal(t, int64(2), b.limiter.waits.Load())
 }
 
-func TestWrongPasswordIsPermanent(t *testing.T) {
+// A refused password is a permanent failure of the call that names
+// ErrCredentialsRefused (an ErrAuthRefused too) and never the password.
+// The same password is not sent again within the refusal pause: a
+// second call gets the remembered refusal without a request, which spares
+// the account a platform's lockout after repeated failed logins.
+func TestWrongPasswordIsRefusedOncePerPause(t *testing.T) {
 	t.Parallel()
 	const wrong = "not-the-password-42"
 	b := setup(t, func(o *Options, _ *fakePlatform) {
@@ -164,17 +169,27 @@ func TestWrongPasswordIsPermanent(t *testing.T) {
 			return Credentials{Email: testEmail, Password: secret.Secret(wrong)}, true
 		}
 	})
+	first := b.clock.Now()
 
 	for range 2 {
 		_, err := b.client.ListCampaigns(t.Context(), testClient, 1, 10)
 		e := asError(t, err)
-		require.Equal(t, KindPermanent, asError(t, err).Kind)
+		require.Equal(t, KindPermanent, e.Kind)
+		require.ErrorIs(t, err, ErrCredentialsRefused)
 		require.ErrorIs(t, err, ErrAuthRefused)
 		require.Equal(t, http.StatusUnauthorized, e.Status)
+		require.Equal(t, first, e.RefusedSince)
 		require.Equal(t, "platform: list campaigns page 1: fetch token: status 401 (Invalid credentials): auth refused: permanent", err.Error())
 		require.NotContains(t, err.Error(), wrong)
+		b.clock.Add(DefaultRefusalPause - time.Second)
 	}
-	require.Equal(t, 2, b.platform.count("auth"), "one fetch per call, no retry loop")
+	require.Equal(t, 1, b.platform.count("auth"), "the second call was answered from the refusal")
+
+	b.clock.Add(time.Second) // the pause since the last request is over
+	_, err := b.client.ListCampaigns(t.Context(), testClient, 1, 10)
+	require.ErrorIs(t, err, ErrCredentialsRefused)
+	require.Equal(t, first, asError(t, err).RefusedSince, "counted from the first refusal")
+	require.Equal(t, 2, b.platform.count("auth"))
 	require.Zero(t, b.platform.count("list"))
 	require.Zero(t, b.limiter.waits.Load(), "no rate budget spent without a token")
 	require.Equal(t, []Outcome{OutcomePermanent, OutcomePermanent}, b.observer.outcomes("auth"))

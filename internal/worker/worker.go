@@ -64,6 +64,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// A refused password makes the client read the clients file again at
+	// once: it may have changed on the platform a moment before the file.
+	pc.ReloadWith(func(ctx context.Context) { _, _ = live.Reload(ctx) })
 	timeouts, err := pc.LearnTimeouts(ctx, rdb, platform.TimeoutOptions{Floor: cfg.PlatformTimeoutFloor, Factor: cfg.PlatformTimeoutFactor, Observer: m, Logger: log})
 	if err != nil {
 		return err
