@@ -252,26 +252,14 @@ func TestResumeReenqueuesWorkRedisLost(t *testing.T) {
 func TestScheduleStartsRunsUntilStopped(t *testing.T) {
 	t.Parallel()
 	b := setup(t, []string{"acme"}, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stderr testenv.LogBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- enqueuer.Main(ctx, b.cfg, []string{"schedule", "--every", "1h"}, &bytes.Buffer{}, &stderr)
-	}()
+	sched := startSchedule(t, b, "1h")
 	testenv.WaitFor(t, 30*time.Second, "the first scheduled run", func() bool {
 		runs, err := b.store.RecentRuns(context.Background(), 10)
 		require.NoError(t, err)
 		return len(runs) == 1 && runs[0].ClientID == "acme"
 	})
-	cancel()
-	select {
-	case code := <-done:
-		require.Equal(t, enqueuer.ExitOK, code, stderr.String())
-	case <-time.After(30 * time.Second):
-		t.Fatal("schedule did not stop within 30s of its context ending")
-	}
-	require.Contains(t, stderr.String(), "scheduler stopped")
+	sched.stop(t)
+	require.Contains(t, sched.stderr.String(), "scheduler stopped")
 }
 
 // Bad usage and bad configuration exit 2 with a line that says what is

@@ -22,13 +22,8 @@ import (
 func TestScheduleLogsABrokenFileOncePerProblem(t *testing.T) {
 	t.Parallel()
 	b := setup(t, []string{"acme"}, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stderr testenv.LogBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- enqueuer.Main(ctx, b.cfg, []string{"schedule", "--every", "20ms"}, &bytes.Buffer{}, &stderr)
-	}()
+	sched := startSchedule(t, b, "20ms")
+	stderr := &sched.stderr
 	// No worker runs: acme's run stays running, so every tick after the
 	// first logs one "skipped" line for it, which counts the ticks.
 	ticks := func() int { return strings.Count(stderr.String(), "skipped: previous run still in progress") }
@@ -84,10 +79,36 @@ func TestScheduleLogsABrokenFileOncePerProblem(t *testing.T) {
 	})
 	require.Contains(t, stderr.String(), "clients configuration valid again")
 	require.Len(t, refusals(), 2)
-	cancel()
+	sched.stop(t)
+}
+
+// scheduling is `enqueuer schedule` running beside a test.
+type scheduling struct {
+	stderr testenv.LogBuffer
+	cancel context.CancelFunc
+	done   chan int
+}
+
+// startSchedule runs `enqueuer schedule --every every` until the test
+// stops it or ends.
+func startSchedule(t *testing.T, b *testBundle, every string) *scheduling {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	s := &scheduling{cancel: cancel, done: make(chan int, 1)}
+	go func() {
+		s.done <- enqueuer.Main(ctx, b.cfg, []string{"schedule", "--every", every}, &bytes.Buffer{}, &s.stderr)
+	}()
+	return s
+}
+
+// stop ends the scheduler's context and requires it to exit 0 soon after.
+func (s *scheduling) stop(t *testing.T) {
+	t.Helper()
+	s.cancel()
 	select {
-	case code := <-done:
-		require.Equal(t, enqueuer.ExitOK, code, stderr.String())
+	case code := <-s.done:
+		require.Equal(t, enqueuer.ExitOK, code, s.stderr.String())
 	case <-time.After(30 * time.Second):
 		t.Fatal("schedule did not stop within 30s of its context ending")
 	}

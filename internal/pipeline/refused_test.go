@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -47,9 +46,7 @@ type rotationBundle struct {
 	queue    *tasks.Queue
 	srv      *asynq.Server
 	mux      *asynq.ServeMux
-
-	mu       sync.Mutex
-	attempts []attempt
+	attemptLog
 }
 
 func newRotationBundle(t *testing.T, wait time.Duration) *rotationBundle {
@@ -105,30 +102,17 @@ func (b *rotationBundle) writeClients(t *testing.T, email, password string) {
 	require.NoError(t, os.Rename(b.path+".tmp", b.path))
 }
 
-// record notes every attempt and what the handler returned.
-func (b *rotationBundle) record(next asynq.Handler) asynq.Handler {
-	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
-		err := next.ProcessTask(ctx, t)
-		retried, _ := asynq.GetRetryCount(ctx)
-		b.mu.Lock()
-		b.attempts = append(b.attempts, attempt{retried: retried, err: err})
-		b.mu.Unlock()
-		return err
-	})
-}
-
 // seen returns the attempts so far, and how many of them went back to the
 // queue waiting for new credentials.
 func (b *rotationBundle) seen() (all []attempt, waited int) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, a := range b.attempts {
+	all = b.all()
+	for _, a := range all {
 		var rq *RequeueError
 		if errors.As(a.err, &rq) && rq.Cause == "the platform refused the client's credentials; waiting for new ones in the clients configuration" {
 			waited++
 		}
 	}
-	return append([]attempt(nil), b.attempts...), waited
+	return all, waited
 }
 
 // start starts a run of acme with its first page's task, and the server.

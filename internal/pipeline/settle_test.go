@@ -29,6 +29,33 @@ type attempt struct {
 	err     error
 }
 
+// attemptLog notes every attempt of the tasks an asynq server runs and
+// what the handler returned, for the test bundles that watch a task's
+// fate across retries.
+type attemptLog struct {
+	mu       sync.Mutex
+	attempts []attempt
+}
+
+// record is the middleware that notes each attempt.
+func (l *attemptLog) record(next asynq.Handler) asynq.Handler {
+	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+		err := next.ProcessTask(ctx, t)
+		retried, _ := asynq.GetRetryCount(ctx)
+		l.mu.Lock()
+		l.attempts = append(l.attempts, attempt{retried: retried, err: err})
+		l.mu.Unlock()
+		return err
+	})
+}
+
+// all returns the attempts so far.
+func (l *attemptLog) all() []attempt {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]attempt(nil), l.attempts...)
+}
+
 // settleBundle is a worker's task execution on real Redis and PostgreSQL:
 // an asynq server running the pipeline's registered handlers under the
 // policy, against the mock platform, whose one client "acme" is down (every
@@ -42,9 +69,7 @@ type settleBundle struct {
 	insp   *asynq.Inspector
 	srv    *asynq.Server
 	mux    *asynq.ServeMux
-
-	mu       sync.Mutex
-	attempts []attempt
+	attemptLog
 }
 
 func newSettleBundle(t *testing.T, maxRetry int) *settleBundle {
@@ -103,24 +128,6 @@ func newServer(rdb redis.UniversalClient, p Policy) *asynq.Server {
 	})
 }
 
-// record notes every attempt and what the handler returned.
-func (b *settleBundle) record(next asynq.Handler) asynq.Handler {
-	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
-		err := next.ProcessTask(ctx, t)
-		retried, _ := asynq.GetRetryCount(ctx)
-		b.mu.Lock()
-		b.attempts = append(b.attempts, attempt{retried: retried, err: err})
-		b.mu.Unlock()
-		return err
-	})
-}
-
-func (b *settleBundle) seen() []attempt {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]attempt(nil), b.attempts...)
-}
-
 // start starts a run of acme with its first page's task, and the server.
 func (b *settleBundle) start(t *testing.T) (runID int64, taskID string) {
 	t.Helper()
@@ -153,7 +160,7 @@ func TestRequeueOnTheLastAttemptGoesBackToTheQueue(t *testing.T) {
 
 	testenv.WaitFor(t, time.Minute, "three attempts on the last retry count", func() bool {
 		n := 0
-		for _, a := range b.seen() {
+		for _, a := range b.all() {
 			if a.retried == b.policy.MaxRetry() {
 				n++
 			}
@@ -162,7 +169,7 @@ func TestRequeueOnTheLastAttemptGoesBackToTheQueue(t *testing.T) {
 	})
 	b.srv.Shutdown()
 
-	attempts := b.seen()
+	attempts := b.all()
 	require.Zero(t, attempts[0].retried)
 	var pe *platform.Error
 	require.ErrorAs(t, attempts[0].err, &pe, "the first attempt failed on the platform")
@@ -203,7 +210,7 @@ func TestTaskFailingEveryRetryIsDeadLetteredThenArchived(t *testing.T) {
 	require.Equal(t, b.policy.MaxRetry(), info.Retried, "the spare retry was not spent")
 	require.Contains(t, info.LastErr, "status 503")
 
-	attempts := b.seen()
+	attempts := b.all()
 	require.Len(t, attempts, b.policy.MaxRetry()+1)
 	for i, a := range attempts {
 		require.Equal(t, i, a.retried)
