@@ -33,8 +33,7 @@ func (h *Handlers) refused(t *asynq.Task, cause error) error {
 	}
 	waited := time.Since(since)
 	if waited < h.unconfiguredWait {
-		step := min(max(h.unconfiguredWait/20, 100*time.Millisecond), maxUnconfiguredStep, h.unconfiguredWait-waited)
-		return &RequeueError{ClientID: ref.ClientID, Delay: step,
+		return &RequeueError{ClientID: ref.ClientID, Delay: h.waitStep(waited),
 			Cause: "the platform refused the client's credentials; waiting for new ones in the clients configuration"}
 	}
 	return fmt.Errorf("the platform has refused the credentials of client %s since %s, and the clients configuration of worker %s "+

@@ -43,11 +43,18 @@ func (h *Handlers) unconfigured(ctx context.Context, t *asynq.Task, cause error)
 		h.taskLog(t).InfoContext(ctx, "task dropped: its run has ended and its client is not configured", "run_status", age.Status)
 		return nil
 	case age.Age < h.unconfiguredWait:
-		step := min(max(h.unconfiguredWait/20, 100*time.Millisecond), maxUnconfiguredStep, h.unconfiguredWait-age.Age)
-		return &RequeueError{ClientID: ref.ClientID, Delay: step, Cause: "client not configured on this worker (yet)"}
+		return &RequeueError{ClientID: ref.ClientID, Delay: h.waitStep(age.Age), Cause: "client not configured on this worker (yet)"}
 	}
 	return fmt.Errorf("client %s is not configured on worker %s (waited %s after the run started for its clients file to name it): %w",
 		ref.ClientID, workerName(), h.unconfiguredWait, asynq.SkipRetry)
+}
+
+// waitStep is how long a task waiting for its client's configuration
+// (unconfigured or refused) stays out of the queue once it has waited for
+// waited: a twentieth of the wait, at least 100 ms and at most
+// maxUnconfiguredStep, and never past the wait's end.
+func (h *Handlers) waitStep(waited time.Duration) time.Duration {
+	return min(max(h.unconfiguredWait/20, 100*time.Millisecond), maxUnconfiguredStep, h.unconfiguredWait-waited)
 }
 
 // workerName names this worker process in a dead letter's reason.
