@@ -13,7 +13,10 @@
 -- ARGV[9]  a random number in [0, gap), 0 for none: each slot booked is made
 --          later by up to a gap, a different part of it for each, so that
 --          the sends of clients whose runs started together do not all fall
---          due at the same instants
+--          due at the same instants; not a slot a span after the limit-th
+--          stamp before it, which keeps that stamp's offset already (made
+--          later each window, the client's sends would drift later by half
+--          a gap per window)
 -- ARGV[10..]  the holders
 -- Returns each holder's slot, in microseconds from now.
 local limit = tonumber(ARGV[1])
@@ -33,8 +36,9 @@ for i = 10, #ARGV do
   local holder = ARGV[i]
   local at = ticket_of(KEYS[3], KEYS[5], holder, blocked)
   if not at then
-    at = next_slot(KEYS[1], limit, span, gap, math.max(earliest, blocked))
-    if seed > 0 then
+    local chained
+    at, chained = next_slot(KEYS[1], limit, span, gap, math.max(earliest, blocked))
+    if seed > 0 and not chained then
       -- Successive holders' parts of the gap are 0.35 of it apart, mod the gap.
       at = at + (seed + i * math.floor(gap * 0.35)) % gap
     end

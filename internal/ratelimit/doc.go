@@ -93,14 +93,26 @@
 // # Late slots
 //
 // A send about to go more than Margin/2 after its slot (see Wait) may not
-// use that slot. Its stamp is moved to the present instead, when that keeps
-// every L+1 stamps in order at least a span apart; only groups that hold
-// the new stamp can change, and they lie within a span of it, so
-// restamp.lua checks just those. Moving a stamp later never brings a later
-// append closer than a span to the L-th stamp before it, so the argument
-// above still holds. When a later booking leaves no room (its own send is a
-// span after the late slot), the slot is given up: it stays counted, and
-// the send books the next free slot like any other.
+// use that slot. It goes at once instead (or a gap after the newest send
+// that has gone, so that late sends coming back together are spaced like
+// any others), with its stamp moved to half a margin after it: a send that
+// comes late comes out of a busy process, whose sends reach the platform
+// later than usual, and the half margin keeps the sends a span later from
+// coming closer than the window to it (towards the sends a span before it,
+// half the margin is left, and the late send's own delay adds to it). That
+// is done when it keeps
+// every L+1 stamps in order at least a span apart (restamp.lua checks the
+// groups that hold a moved stamp). When a later booking leaves no room (its
+// own send is a span after the late slot), the tickets booked a span or
+// more after the late slot move on by the lateness as well, provided that
+// lateness is under a slot's share of a span (span/L): their holders are
+// still in the queue and read their ticket when they come, so moving them
+// costs the client that lateness, while giving the slot up costs it a
+// slot. Moving stamps later never brings a later append closer than a span
+// to the L-th stamp before it, so the argument above still holds. Failing
+// both, the slot is given up: it stays counted, and the send books the next
+// free slot like any other. A late task is common when a busy queue
+// releases the first tasks of many runs at once.
 //
 // # Why the margin
 //

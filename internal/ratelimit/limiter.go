@@ -151,8 +151,9 @@ func (l *Limiter) returnLead() time.Duration {
 // (or paused), or a holder back late for its ticket, could otherwise put
 // its request in the same window as requests sent on time a window after
 // it, which the margin no longer covers. Such a slot is moved to the
-// present if the stamps booked after it leave room (restamp.lua), and
-// otherwise given up (it stays counted) while Wait books another. With no
+// present if the stamps booked after it leave room, or can be made to by
+// moving later tickets on (restamp.lua, see the package documentation),
+// and otherwise given up (it stays counted) while Wait books another. With no
 // margin configured there is nothing to measure against and every slot is
 // used.
 func (l *Limiter) Wait(ctx context.Context, clientID string) error {
@@ -173,11 +174,14 @@ func (l *Limiter) Wait(ctx context.Context, clientID string) error {
 		if l.opts.Margin == 0 || late <= l.opts.Margin/2 {
 			return nil
 		}
-		moved, err := l.restamp(ctx, clientID, stamp)
+		wait, moved, err := l.restamp(ctx, clientID, stamp)
 		if err != nil {
 			return err
 		}
 		if moved {
+			if err := clock.Sleep(ctx, wait); err != nil {
+				return fmt.Errorf("ratelimit: wait for client %q: %w", clientID, err)
+			}
 			return nil
 		}
 		if l.opts.Observer != nil {
@@ -187,17 +191,19 @@ func (l *Limiter) Wait(ctx context.Context, clientID string) error {
 }
 
 // restamp moves the client's stamp from a slot that has passed to the
-// present, if the stamps booked since leave room for it there, and reports
-// whether it did: a late send then goes at once instead of waiting for a
-// slot at the end of the line, and the slot it leaves is not lost.
-func (l *Limiter) restamp(ctx context.Context, clientID string, stamp int64) (bool, error) {
-	keys := l.keys(clientID)
-	moved, err := restampScript.Run(ctx, l.rdb, []string{keys[stampsKey], keys[blockedKey], keys[primaryKey]},
-		l.opts.Limit, l.span, stamp, expirySlack.Milliseconds(), l.fenceFor(clientID), l.now()).Int64()
+// present (or a gap after a send that has just gone), if the stamps booked
+// since leave room for it there or the tickets among them can move on by
+// less than a slot's share of a span to make room, and reports whether it
+// did and how long the caller waits for the new slot: a late send then goes
+// at once instead of waiting for a slot at the end of the line, and the
+// slot it leaves is not lost.
+func (l *Limiter) restamp(ctx context.Context, clientID string, stamp int64) (time.Duration, bool, error) {
+	wait, err := restampScript.Run(ctx, l.rdb, l.keys(clientID),
+		l.opts.Limit, l.span, stamp, expirySlack.Milliseconds(), l.fenceFor(clientID), l.now(), l.span/int64(l.opts.Limit), l.gap).Int64()
 	if err != nil {
-		return false, fmt.Errorf("ratelimit: move a late slot of client %q: %w", clientID, err)
+		return 0, false, fmt.Errorf("ratelimit: move a late slot of client %q: %w", clientID, err)
 	}
-	return moved == 1, nil
+	return time.Duration(wait) * time.Microsecond, wait >= 0, nil
 }
 
 // Block makes every reservation for the client, by every process, wait

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -184,6 +186,30 @@ func TestBookLinesUpHoldersInOrder(t *testing.T) {
 	require.Empty(t, none)
 }
 
+// Book makes a booked slot later by a part of the gap, except a slot that
+// lies a span after the Limit-th stamp before it: that one keeps the
+// earlier stamp's offset, so a client's sends do not drift later window
+// after window.
+func TestBookSpreadsOnlySlotsNotSetByTheSpan(t *testing.T) {
+	t.Parallel()
+	rdb := testenv.Redis(t)
+	clk := newManualClock()
+	l := newLimiter(t, rdb, Options{Limit: 2, Window: time.Second, Margin: 200 * time.Millisecond,
+		MaxInPlaceWait: 1500 * time.Millisecond, Clock: clk})
+	l.spread = func(n int64) int64 { return n - 1 }
+	span := micros(1200 * time.Millisecond)
+	_, err := l.Book(t.Context(), "c", nil, []string{"a", "b", "c", "d", "e", "f"})
+	require.NoError(t, err)
+	s := stampScores(t, rdb, l, "c")
+	require.Len(t, s, 6)
+	earliest := clk.Now().UnixMicro() + micros(l.returnLead())
+	require.Greater(t, s[0], earliest, "the first slot is spread")
+	require.Greater(t, s[1]-s[0], l.gap, "the second is spread beyond the gap")
+	for i := 2; i < len(s); i++ {
+		require.Equal(t, s[i-2]+span, s[i], "slot %d lies exactly a span after the one two before", i)
+	}
+}
+
 // An urgent holder (a page) that needs a slot again takes the earliest slot
 // booked for work that is not urgent and is not yet due out of the queue;
 // that work books anew, at the end of the line. A holder that is not
@@ -276,16 +302,17 @@ func TestWaitMovesALateSlotThatStillFits(t *testing.T) {
 	clk.Add(nb.Wait + 150*time.Millisecond)
 	require.NoError(t, l.Wait(ctx, "c"))
 	s := stampScores(t, rdb, l, "c")
-	require.Equal(t, []int64{clk.Now().UnixMicro()}, s, "the late slot moved to the present; none was added")
+	require.Equal(t, []int64{clk.Now().UnixMicro() + l.gap}, s, "the late slot moved to a gap after the present; none was added")
 	obs.mu.Lock()
 	defer obs.mu.Unlock()
 	require.Empty(t, obs.gaveUp)
 }
 
-// A holder back too late for a slot that a later booking leaves no room to
-// move gives the slot up (it stays counted) rather than send outside the
-// margin, and books another, after that booking.
-func TestWaitGivesUpALateSlotThatNoLongerFits(t *testing.T) {
+// A holder back late for a slot that a later ticket leaves no room to
+// move sends at once all the same when it is late by less than a slot's
+// share of a span: the later ticket moves on by as much, which costs the
+// client that lateness instead of a slot.
+func TestWaitMovesALateSlotWithTheTicketsAfterIt(t *testing.T) {
 	t.Parallel()
 	rdb := testenv.Redis(t)
 	obs := &recorder{}
@@ -295,16 +322,145 @@ func TestWaitGivesUpALateSlotThatNoLongerFits(t *testing.T) {
 		MaxInPlaceWait: 50 * time.Millisecond, Observer: obs, Clock: clk})
 	t0 := clk.Now().UnixMicro()
 	ctx, nb := ticketAfterOneSend(t, l)
-	_, err := l.Reserve(WithHolder(t.Context(), "next"), "c")
+	next := WithHolder(t.Context(), "next")
+	_, err := l.Reserve(next, "c")
 	require.ErrorAs(t, err, new(*NoBudgetError), "a second holder books the slot a span after the first's")
 
+	const late = 150 * time.Millisecond
+	clk.Add(nb.Wait + late)
+	require.NoError(t, l.Wait(ctx, "c"), "the late holder sends at once")
+	gap := time.Duration(l.gap) * time.Microsecond
+	require.Equal(t, []int64{t0 + micros(span+late+gap), t0 + micros(2*span+late+gap)}, stampScores(t, rdb, l, "c"),
+		"the late slot moved to a gap after the present and the later ticket as far; nothing was added")
+	clk.Add(span)
+	d, err := l.Reserve(next, "c")
+	require.NoError(t, err)
+	require.Equal(t, gap, d, "the later holder claims its moved ticket")
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	require.Empty(t, obs.gaveUp)
+}
+
+// Late holders that come back together are not sent as one burst: each
+// moved slot lies at least a gap after the send moved before it.
+func TestLateHoldersBackTogetherAreSpacedAGap(t *testing.T) {
+	t.Parallel()
+	rdb := testenv.Redis(t)
+	clk := newManualClock()
+	l := newLimiter(t, rdb, Options{Limit: 3, Window: time.Second, Margin: 40 * time.Millisecond,
+		MaxInPlaceWait: 100 * time.Millisecond, Clock: clk})
+	gap := time.Duration(l.gap) * time.Microsecond
+	_, err := l.Book(t.Context(), "c", nil, []string{"a", "b"})
+	require.NoError(t, err)
+	clk.Add(l.returnLead() + gap + 30*time.Millisecond)
+	now := clk.Now().UnixMicro()
+	var waits []time.Duration
+	for _, h := range []string{"a", "b"} {
+		d, stamp, err := l.reserve(WithHolder(t.Context(), h), "c")
+		require.NoError(t, err)
+		require.Less(t, d, -20*time.Millisecond, "%s is late by more than half the margin", h)
+		wait, ok, err := l.restamp(t.Context(), "c", stamp)
+		require.NoError(t, err)
+		require.True(t, ok, "%s's slot moved", h)
+		waits = append(waits, wait)
+	}
+	require.Equal(t, []time.Duration{0, gap}, waits)
+	require.Equal(t, []int64{now + l.gap, now + 2*l.gap}, stampScores(t, rdb, l, "c"), "each stamp lies a gap after its send")
+}
+
+// However late the holders of a run's tickets come, and whatever their
+// late slots' moves do to the tickets after them, every L+1 stamps in
+// order stay at least a span apart: the limiter's whole guarantee.
+func TestLateHoldersKeepEveryGroupASpanApart(t *testing.T) {
+	t.Parallel()
+	rdb := testenv.Redis(t)
+	clk := newManualClock()
+	const limit = 3
+	opts := Options{Limit: limit, Window: 100 * time.Millisecond, Margin: 20 * time.Millisecond,
+		MaxInPlaceWait: 40 * time.Millisecond, Clock: clk}
+	l := newLimiter(t, rdb, opts)
+	holders := make([]string, 30)
+	for i := range holders {
+		holders[i] = fmt.Sprintf("h%d", i)
+	}
+	_, err := l.Book(t.Context(), "c", nil, holders)
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(1, 2)) // #nosec G404 -- a reproducible test sequence
+	var sent []int64                   // the stamp each send (or slot given up) holds
+	lateOnes, moved := 0, 0
+	for _, h := range holders {
+		ticket, err := rdb.ZScore(t.Context(), l.keys("c")[ticketsKey], h).Result()
+		require.NoError(t, err)
+		// One in three back 10 to 40 ms late (a slot's share of the span
+		// is 40 ms), the others in time, so that they send at the slots
+		// the late ones moved. The clock never goes back.
+		late := time.Duration(rng.Int64N(int64(opts.Margin / 2)))
+		if rng.IntN(3) == 0 {
+			late = opts.Margin/2 + time.Duration(rng.Int64N(int64(30*time.Millisecond)))
+		}
+		at := time.UnixMicro(int64(ticket)).Add(late)
+		clk.Add(max(at.Sub(clk.Now()), 0))
+		d, stamp, err := l.reserve(WithHolder(t.Context(), h), "c")
+		require.NoError(t, err)
+		require.LessOrEqual(t, d, time.Duration(0), "%s comes back on time or late", h)
+		if -d > opts.Margin/2 {
+			lateOnes++
+			wait, ok, err := l.restamp(t.Context(), "c", stamp)
+			require.NoError(t, err)
+			if ok {
+				moved++
+				stamp = clk.Now().Add(wait).UnixMicro() + l.gap // a moved stamp lies a gap after its send
+			}
+		}
+		sent = append(sent, stamp)
+	}
+	require.Positive(t, lateOnes)
+	require.Equal(t, lateOnes, moved, "every late slot moved, with the tickets after it where they left no room")
+	slices.Sort(sent)
+	span := micros(opts.Window + opts.Margin)
+	for i := limit; i < len(sent); i++ {
+		require.GreaterOrEqual(t, sent[i]-sent[i-limit], span, "sends %d and %d are %d apart in order", i-limit, i, limit)
+	}
+}
+
+// A holder back later than a slot's share of a span, for a slot that a
+// later booking leaves no room to move, gives the slot up (it stays
+// counted) rather than send outside the margin or hold every later
+// booking back that long, and books another, after that booking.
+func TestWaitGivesUpALateSlotThatNoLongerFits(t *testing.T) {
+	t.Parallel()
+	rdb := testenv.Redis(t)
+	obs := &recorder{}
+	clk := newManualClock()
+	const ms = int64(time.Millisecond / time.Microsecond)
+	// Limit 2, span 240 ms, sends a gap (20 ms) apart: a slot's share of a
+	// span is 120 ms.
+	l := newLimiter(t, rdb, Options{Limit: 2, Window: 200 * time.Millisecond, Margin: 40 * time.Millisecond,
+		MaxInPlaceWait: 50 * time.Millisecond, Observer: obs, Clock: clk})
+	t0 := clk.Now().UnixMicro()
+	for range 2 {
+		_, err := l.Reserve(t.Context(), "c")
+		require.NoError(t, err)
+	}
+	late := WithHolder(t.Context(), "late")
+	_, err := l.Reserve(late, "c")
+	var nb *NoBudgetError
+	require.ErrorAs(t, err, &nb)
+	for _, h := range []string{"n1", "n2", "n3"} {
+		_, err := l.Reserve(WithHolder(t.Context(), h), "c")
+		require.ErrorAs(t, err, new(*NoBudgetError), "holder %s books a later slot", h)
+	}
+	require.Equal(t, []int64{t0, t0 + 20*ms, t0 + 240*ms, t0 + 260*ms, t0 + 480*ms, t0 + 500*ms}, stampScores(t, rdb, l, "c"))
+
+	// 150 ms late: moved to the present, the slot would share a span with
+	// n1's and n2's; moving them on by 150 ms costs more than the slot.
 	clk.Add(nb.Wait + 150*time.Millisecond)
-	err = l.Wait(ctx, "c")
-	require.ErrorAs(t, err, &nb, "the late ticket is not used; the next slot is a span after the last booking")
+	err = l.Wait(late, "c")
+	require.ErrorAs(t, err, &nb, "the late ticket is not used; the next slot is a span after the last booking but one")
 	require.True(t, nb.Booked)
-	// The first send has aged out of the set by now.
-	require.Equal(t, []int64{t0 + micros(span), t0 + 2*micros(span), t0 + 3*micros(span)}, stampScores(t, rdb, l, "c"),
-		"the slot given up stays counted")
+	// The first two sends have aged out of the set by now.
+	require.Equal(t, []int64{t0 + 240*ms, t0 + 260*ms, t0 + 480*ms, t0 + 500*ms, t0 + 720*ms}, stampScores(t, rdb, l, "c"),
+		"the slot given up stays counted, and no later booking moved")
 	obs.mu.Lock()
 	defer obs.mu.Unlock()
 	require.Equal(t, []time.Duration{150 * time.Millisecond}, obs.gaveUp, "the observer hears of the slot given up")

@@ -4,17 +4,21 @@
 -- The next free slot at or after at: a new stamp must lie at least a span
 -- after the limit-th most recent stamp, so that it and the limit-1 more
 -- recent ones never share a span, and at least gap after the newest, so
--- that a client's sends are never a burst at one instant.
+-- that a client's sends are never a burst at one instant. Also returns
+-- whether the span after the limit-th stamp is what set the slot.
 local function next_slot(stamps_key, limit, span, gap, at)
+  local chained = false
   local kth = redis.call('ZRANGE', stamps_key, -limit, -limit, 'WITHSCORES')
   if #kth == 2 and tonumber(kth[2]) + span > at then
     at = tonumber(kth[2]) + span
+    chained = true
   end
   local newest = redis.call('ZRANGE', stamps_key, -1, -1, 'WITHSCORES')
   if #newest == 2 and tonumber(newest[2]) + gap > at then
     at = tonumber(newest[2]) + gap
+    chained = false
   end
-  return at
+  return at, chained
 end
 
 -- Adds a stamp at at. Several stamps can share a score (a burst at the end
