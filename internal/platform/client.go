@@ -152,33 +152,33 @@ func (c *Client) call(ctx context.Context, r request, decode func([]byte) error)
 
 // do sends one request and classifies what comes back; the whole exchange,
 // body included, is bounded by the endpoint's timeout (Options.Timeout, or
-// the one learned, see Timeouts) and Options.MaxBodyBytes. A success and a
-// request cut by that timeout are recorded for the learned timeouts. The
-// result is nil on success.
+// the one learned, see Timeouts) and Options.MaxBodyBytes. A request sent
+// before its endpoint's timeout was learned takes the learned one as soon
+// as there is one (Timeouts.follow). A success and a request cut by its
+// timeout are recorded for the learned timeouts. The result is nil on
+// success.
 func (c *Client) do(parent context.Context, r request, decode func([]byte) error) *Error {
 	learned := c.timeouts.Load()
-	timeout := c.opts.Timeout
-	if learned != nil {
-		timeout = learned.Latency(r.endpoint).Timeout
+	l := c.Latency(r.endpoint)
+	ctx, d, stop := startDeadline(parent, l.Timeout)
+	defer stop()
+	if learned != nil && l.Usual == 0 {
+		go learned.follow(ctx, r.endpoint, d)
 	}
-	ctx, cancel := context.WithTimeout(parent, timeout)
-	defer cancel()
-	start := time.Now()
-	e := c.exchange(parent, ctx, r, decode, timeout)
+	e := c.exchange(parent, ctx, r, decode)
 	if learned != nil {
-		switch {
-		case e == nil:
-			learned.record(r.endpoint, time.Since(start), false)
-		case parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
-			learned.record(r.endpoint, timeout, true)
+		if e == nil {
+			learned.record(r.endpoint, time.Since(d.start), false)
+		} else if cut, ok := cutBy(parent, ctx); ok {
+			learned.record(r.endpoint, cut.after, true)
 		}
 	}
 	return e
 }
 
-// exchange sends r under ctx, which carries do's deadline of timeout, and
-// classifies the answer.
-func (c *Client) exchange(parent, ctx context.Context, r request, decode func([]byte) error, timeout time.Duration) *Error {
+// exchange sends r under ctx, which carries do's deadline, and classifies
+// the answer.
+func (c *Client) exchange(parent, ctx context.Context, r request, decode func([]byte) error) *Error {
 	var body io.Reader
 	if r.body != nil {
 		body = bytes.NewReader(r.body)
@@ -195,7 +195,7 @@ func (c *Client) exchange(parent, ctx context.Context, r request, decode func([]
 	}
 	resp, err := c.opts.HTTPClient.Do(req)
 	if err != nil {
-		return failed(parent, ctx, timeout, r.op, 0, err)
+		return failed(parent, ctx, r.op, 0, err)
 	}
 	defer resp.Body.Close()
 
@@ -210,7 +210,7 @@ func (c *Client) exchange(parent, ctx context.Context, r request, decode func([]
 	case errors.As(readErr, &tooLarge):
 		return &Error{Kind: KindPermanent, Op: r.op, Status: resp.StatusCode, Err: readErr}
 	case readErr != nil:
-		return failed(parent, ctx, timeout, r.op, resp.StatusCode, fmt.Errorf("read body: %w", readErr))
+		return failed(parent, ctx, r.op, resp.StatusCode, fmt.Errorf("read body: %w", readErr))
 	}
 	if err := checkContentType(resp.Header); err != nil {
 		return &Error{Kind: KindPermanent, Op: r.op, Status: resp.StatusCode, Err: err}
@@ -222,15 +222,15 @@ func (c *Client) exchange(parent, ctx context.Context, r request, decode func([]
 }
 
 // failed classifies an exchange that broke off without a readable answer.
-// Our own deadline of timeout is named as such, so "no answer within 10s"
-// is told apart from the caller giving up.
-func failed(parent, ctx context.Context, timeout time.Duration, op string, status int, err error) *Error {
+// Our own deadline is named as such, so "no answer within 10s" is told
+// apart from the caller giving up.
+func failed(parent, ctx context.Context, op string, status int, err error) *Error {
 	var urlErr *url.Error
 	if errors.As(err, &urlErr) {
 		err = urlErr.Err // the URL adds length, not information
 	}
-	if parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		err = fmt.Errorf("no answer within %s: %w", timeout, context.DeadlineExceeded)
+	if cut, ok := cutBy(parent, ctx); ok {
+		err = cut
 	}
 	kind := KindPermanent
 	if isTransient(err) {

@@ -62,6 +62,14 @@ const (
 	DefaultTimeoutKeyPrefix = "adsync:platform:"
 )
 
+// coldRefresh is how often a request sent while its endpoint's latency
+// was not yet learned looks whether it has been since, and how often the
+// latencies are refreshed while such a request is in flight: at a cold
+// start the first answers come within milliseconds of each other, and a
+// request that the platform never answers should not wait a whole Refresh
+// to learn that it is late.
+const coldRefresh = 25 * time.Millisecond
+
 // timeoutPercentile is the share of successful requests a timeout is
 // derived from: the timeout is Factor times the latency this share of them
 // stayed within.
@@ -150,6 +158,9 @@ type Timeouts struct {
 	opts    TimeoutOptions
 
 	latency [len(endpoints)]atomic.Pointer[Latency]
+	// followers counts the requests in flight that wait for their
+	// endpoint's first learned timeout (follow).
+	followers atomic.Int32
 
 	mu      sync.Mutex
 	pending [len(endpoints)][]int64 // outcomes not yet in Redis: µs, negative when cut
@@ -223,12 +234,16 @@ func (t *Timeouts) Stop() {
 // run refreshes every Refresh until ctx ends, then sends what is left.
 func (t *Timeouts) run(ctx context.Context) {
 	defer close(t.done)
-	tick := time.NewTicker(t.opts.Refresh)
+	tick := time.NewTicker(min(t.opts.Refresh, coldRefresh))
 	defer tick.Stop()
+	last := time.Now()
 	for {
 		select {
 		case <-tick.C:
-			t.refresh(ctx)
+			if t.followers.Load() > 0 || time.Since(last) >= t.opts.Refresh {
+				t.refresh(ctx)
+				last = time.Now()
+			}
 		case <-ctx.Done():
 			last, cancel := context.WithTimeout(context.WithoutCancel(ctx), t.opts.Refresh)
 			t.refresh(last)
@@ -246,6 +261,28 @@ func (t *Timeouts) Latency(endpoint string) Latency {
 		return Latency{Timeout: t.ceiling}
 	}
 	return *t.latency[i].Load()
+}
+
+// follow shortens d, the deadline of a request to endpoint sent before the
+// endpoint's latency was learned, to the learned timeout as soon as there
+// is one; it returns then, or when the request ends. Meanwhile the
+// latencies are refreshed every coldRefresh.
+func (t *Timeouts) follow(ctx context.Context, endpoint string, d *deadline) {
+	t.followers.Add(1)
+	defer t.followers.Add(-1)
+	tick := time.NewTicker(coldRefresh)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if l := t.Latency(endpoint); l.Usual > 0 {
+			d.shorten(l.Timeout)
+			return
+		}
+	}
 }
 
 // record notes one finished request of endpoint: answered after d, or cut

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/adsync/adsync/internal/mock"
@@ -152,33 +153,12 @@ func TestMostlyCutRequestsRestoreTheCeiling(t *testing.T) {
 func TestHangCostsTheLearnedTimeout(t *testing.T) {
 	t.Parallel()
 	const ceiling = 10 * time.Second
-	mc := mock.DefaultConfig()
-	mc.TimeScale = 60 // a sync call takes 33 ms
-	mc.HangPercent, mc.FailEvery, mc.RateLimit = 0, 0, 0
-	mc.Accounts = []mock.Account{{Email: testEmail, Password: testPassword}}
-	srv, err := mock.NewServer(mc)
-	require.NoError(t, err)
-	hs := httptest.NewServer(srv)
-	t.Cleanup(func() { srv.Close(); hs.Close() })
-	c, err := New(Options{
-		BaseURL: hs.URL, Timeout: ceiling, Limiter: &countingLimiter{},
-		Credentials: func(string) (Credentials, bool) {
-			return Credentials{Email: testEmail, Password: secret.Secret(testPassword)}, true
-		},
-	})
-	require.NoError(t, err)
+	srv, c := mockClient(t, ceiling)
 	rdb := testenv.Redis(t)
 	lt := learning(t, c, rdb, TimeoutOptions{Floor: 100 * time.Millisecond, MinSamples: 20})
 
 	ctx := context.Background()
-	var wg sync.WaitGroup
-	for i := range 25 {
-		wg.Go(func() {
-			_, err := c.SyncCampaign(ctx, testClient, fmt.Sprintf("campaign_%d", i+1))
-			require.NoError(t, err)
-		})
-	}
-	wg.Wait()
+	syncMany(t, c, 1, 25)
 	lt.refresh(ctx)
 	learned := c.Latency(EndpointSync)
 	require.Equal(t, 25, learned.Samples)
@@ -186,7 +166,7 @@ func TestHangCostsTheLearnedTimeout(t *testing.T) {
 	require.Less(t, learned.Timeout, ceiling)
 
 	require.NoError(t, srv.SetFaults(mock.Faults{HangAll: true}))
-	_, err = c.SyncCampaign(ctx, testClient, "campaign_26")
+	_, err := c.SyncCampaign(ctx, testClient, "campaign_26")
 	e := asError(t, err)
 	require.Equal(t, KindTransient, e.Kind)
 	require.Contains(t, e.Error(), "no answer within "+learned.Timeout.String())
@@ -201,6 +181,74 @@ func TestHangCostsTheLearnedTimeout(t *testing.T) {
 	lt.refresh(ctx)
 	values := rdb.LRange(ctx, DefaultTimeoutKeyPrefix+"{sync}:latency", 0, -1).Val()
 	require.Equal(t, strconv.FormatInt(-learned.Timeout.Microseconds(), 10), values[0], "the cut is on record with its timeout")
+}
+
+// A request sent before its endpoint's timeout was learned (at a cold
+// start) that the platform never answers is cut as soon as the answers of
+// the requests sent beside it teach the timeout, not after the ceiling it
+// was sent with: the learning refreshes on its own while such a request
+// is in flight.
+func TestHangSentBeforeLearningCostsTheLearnedTimeout(t *testing.T) {
+	t.Parallel()
+	const ceiling = 10 * time.Second
+	srv, c := mockClient(t, ceiling)
+	learning(t, c, testenv.Redis(t), TimeoutOptions{Floor: 100 * time.Millisecond, MinSamples: 20})
+	require.Equal(t, ceiling, c.Latency(EndpointSync).Timeout)
+
+	require.NoError(t, srv.SetFaults(mock.Faults{HangNext: 1}))
+	hung := make(chan error, 1)
+	go func() {
+		_, err := c.SyncCampaign(context.Background(), testClient, "campaign_1")
+		hung <- err
+	}()
+	testenv.WaitFor(t, 5*time.Second, "the mock to hold the first request", func() bool {
+		return srv.Stats().Clients[testClient].Hangs == 1
+	})
+	syncMany(t, c, 2, 25)
+	e := asError(t, <-hung)
+	learned := c.Latency(EndpointSync)
+	require.Less(t, learned.Timeout, ceiling)
+	require.Equal(t, KindTransient, e.Kind)
+	require.Contains(t, e.Error(), "no answer within "+learned.Timeout.String(), "cut at the learned timeout, not the ceiling")
+	st := srv.Stats().Clients[testClient]
+	require.EqualValues(t, 26, st.Counted)
+	require.EqualValues(t, 1, st.Requests[mock.EndpointSync][mock.OutcomeHang])
+}
+
+// mockClient is a Client of an in-process mock at time scale 60 (a sync
+// call takes 33 ms) without faults, with ceiling as Options.Timeout.
+func mockClient(t *testing.T, ceiling time.Duration) (*mock.Server, *Client) {
+	t.Helper()
+	mc := mock.DefaultConfig()
+	mc.TimeScale = 60
+	mc.HangPercent, mc.FailEvery, mc.RateLimit = 0, 0, 0
+	mc.Accounts = []mock.Account{{Email: testEmail, Password: testPassword}}
+	srv, err := mock.NewServer(mc)
+	require.NoError(t, err)
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() { srv.Close(); hs.Close() })
+	c, err := New(Options{
+		BaseURL: hs.URL, Timeout: ceiling, Limiter: &countingLimiter{},
+		Credentials: func(string) (Credentials, bool) {
+			return Credentials{Email: testEmail, Password: secret.Secret(testPassword)}, true
+		},
+	})
+	require.NoError(t, err)
+	return srv, c
+}
+
+// syncMany makes n sync calls at once, of campaign_first onwards; each
+// must succeed.
+func syncMany(t *testing.T, c *Client, first, n int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			_, err := c.SyncCampaign(context.Background(), testClient, fmt.Sprintf("campaign_%d", first+i))
+			assert.NoError(t, err)
+		})
+	}
+	wg.Wait()
 }
 
 // While Redis cannot be reached the timeouts stay as they are and the
