@@ -9,10 +9,11 @@ import (
 
 // Hedger is what a Limiter also implements to let the client hedge: Hedge
 // books a slot for a second copy of a request of clientID only when it
-// costs the client's other work nothing, and says whether it did
-// (ratelimit.Limiter.Hedge).
+// costs the client's other work nothing, counting any request sent within
+// quiet before now as work that may still need a slot, and says whether it
+// did (ratelimit.Limiter.Hedge).
 type Hedger interface {
-	Hedge(ctx context.Context, clientID string) (bool, error)
+	Hedge(ctx context.Context, clientID string, quiet time.Duration) (bool, error)
 }
 
 // errHedgeLost is what the slower copy of a hedged request gets from decode
@@ -23,15 +24,18 @@ var errHedgeLost = errors.New("the other copy of the request answered first")
 // latency and the limiter grants a spare slot (Hedger), sends a second copy
 // of it: the first success wins and the other copy is cancelled. A request
 // that hung (the platform does not answer some) then costs about its usual
-// latency twice instead of the whole timeout. Without a usual latency yet,
-// a Hedger, or on an endpoint that is not counted, it is one exchange.
+// latency twice instead of the whole timeout. A refused hedge is asked for
+// again every quarter of the usual latency until the request ends: the
+// slot may be free a moment later (the gap after the newest send, a recent
+// request that has answered meanwhile). Without a usual latency yet, a
+// Hedger, or on an endpoint that is not counted, it is one exchange.
 //
 // Written by hand: hedging libraries retry on their own clock and know
 // nothing of a rate budget, which here decides whether a copy may go.
 func (c *Client) hedged(ctx context.Context, r request, decode func([]byte) error) *Error {
 	h, ok := c.opts.Limiter.(Hedger)
 	usual := c.Latency(r.endpoint).Usual
-	if !ok || usual <= 0 || r.endpoint == "auth" {
+	if !ok || usual <= 0 || r.endpoint == EndpointAuth {
 		return c.do(ctx, r, decode)
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -42,16 +46,18 @@ func (c *Client) hedged(ctx context.Context, r request, decode func([]byte) erro
 	go send()
 	timer := time.NewTimer(usual)
 	defer timer.Stop()
-	select {
-	case e := <-answers:
-		return e
-	case <-timer.C:
-	}
-	if granted, err := h.Hedge(ctx, r.clientID); err != nil || !granted {
-		if err != nil {
-			c.opts.Logger.DebugContext(ctx, "platform: no hedge", "client_id", r.clientID, "error", err)
+	for granted := false; !granted; {
+		select {
+		case e := <-answers:
+			return e
+		case <-timer.C:
 		}
-		return <-answers
+		var err error
+		if granted, err = h.Hedge(ctx, r.clientID, usual); err != nil {
+			c.opts.Logger.DebugContext(ctx, "platform: no hedge", "client_id", r.clientID, "error", err)
+			return <-answers
+		}
+		timer.Reset(max(usual/4, time.Millisecond))
 	}
 	if c.opts.Observer != nil {
 		c.opts.Observer.Hedged(r.clientID, r.endpoint)

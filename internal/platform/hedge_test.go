@@ -17,8 +17,10 @@ import (
 
 // A sync call that hangs past its endpoint's usual latency is sent a
 // second time from a spare slot, and the copy's answer is the call's: the
-// caller never waits out the timeout. When queued work of the client holds
-// the budget's next slots, no copy is sent and the hang costs the timeout.
+// caller never waits out the timeout; while another request of the client
+// is younger than the usual latency, the copy waits for it to age. When
+// queued work of the client holds the budget's next slots, no copy is sent
+// and the hang costs the timeout.
 // Neither puts more than the limit into a window, nor draws a 429.
 func TestHedgeAnswersAHungRequestFromASpareSlot(t *testing.T) {
 	t.Parallel()
@@ -63,6 +65,23 @@ func TestHedgeAnswersAHungRequestFromASpareSlot(t *testing.T) {
 	require.EqualValues(t, 1, st.Requests[mock.EndpointSync]["200"])
 	require.EqualValues(t, 2, st.Counted, "both copies counted, and booked")
 
+	// A request sent just after the hung one may still fail and need a
+	// slot: the hedge is refused while that request is younger than the
+	// usual latency, and the hedge asked for again after goes.
+	require.NoError(t, srv.SetFaults(mock.Faults{HangNext: 1}))
+	hung := make(chan error, 1)
+	go func() {
+		_, err := c.SyncCampaign(ctx, testClient, "campaign_3")
+		hung <- err
+	}()
+	testenv.WaitFor(t, 5*time.Second, "the mock to hold campaign_3", func() bool {
+		return srv.Stats().Clients[testClient].Requests[mock.EndpointSync][mock.OutcomeHang] == 2
+	})
+	_, err = c.SyncCampaign(ctx, testClient, "campaign_4")
+	require.NoError(t, err)
+	require.NoError(t, <-hung, "the copy asked for again answered")
+	require.Equal(t, []string{testClient + " sync", testClient + " sync"}, obs.hedges())
+
 	// Queued work of the client holds the next slots: no copy may take one,
 	// and the hang costs the timeout.
 	holders := []string{"mine"}
@@ -75,9 +94,9 @@ func TestHedgeAnswersAHungRequestFromASpareSlot(t *testing.T) {
 	require.NoError(t, srv.SetFaults(mock.Faults{HangNext: 1}))
 	_, err = c.SyncCampaign(ratelimit.WithHolder(ctx, "mine"), testClient, "campaign_2")
 	require.ErrorContains(t, err, "no answer within 2s")
-	require.Equal(t, []string{testClient + " sync"}, obs.hedges(), "no second hedge")
-	testenv.WaitFor(t, 5*time.Second, "the mock to count the second hang", func() bool {
-		return srv.Stats().Clients[testClient].Requests[mock.EndpointSync][mock.OutcomeHang] == 2
+	require.Len(t, obs.hedges(), 2, "no third hedge")
+	testenv.WaitFor(t, 5*time.Second, "the mock to count the third hang", func() bool {
+		return srv.Stats().Clients[testClient].Requests[mock.EndpointSync][mock.OutcomeHang] == 3
 	})
 
 	st = srv.Stats().Clients[testClient]

@@ -1,7 +1,7 @@
 -- hedge.lua: book a slot for a second copy of a request already sent, only
--- if it is free now and nothing of the client is booked after now: a hedge
--- may use budget the client's work leaves unused, never a slot that queued
--- work needs. See Limiter.Hedge.
+-- if it is free now, nothing of the client is booked after now and nothing
+-- was sent lately: a hedge may use budget the client's work leaves unused,
+-- never a slot that queued work needs. See Limiter.Hedge.
 --
 -- KEYS[1..5]  as in reserve.lua
 -- ARGV[1]  limit: stamps allowed in any span
@@ -10,6 +10,7 @@
 -- ARGV[4]  fence length after a primary change, microseconds
 -- ARGV[5]  now, microseconds
 -- ARGV[6]  least gap between two stamps, microseconds
+-- ARGV[7]  quiet: no stamp may lie less than this before now, microseconds
 -- Returns 1 when the slot is booked (send the copy now), 0 when not.
 local limit = tonumber(ARGV[1])
 local span = tonumber(ARGV[2])
@@ -22,7 +23,7 @@ if blocked > now then
   return 0
 end
 local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-if #newest == 2 and tonumber(newest[2]) > now then
+if #newest == 2 and tonumber(newest[2]) > now - tonumber(ARGV[7]) then
   return 0
 end
 if next_slot(KEYS[1], limit, span, tonumber(ARGV[6]), now) > now then
