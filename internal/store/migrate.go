@@ -21,6 +21,7 @@ import (
 // first when it does not exist. golang-migrate holds a PostgreSQL advisory
 // lock while it works, so many workers and enqueuers may start at once.
 func Migrate(ctx context.Context, databaseURL string) error {
+	databaseURL = withoutPoolParams(databaseURL)
 	if err := ensureDatabase(ctx, databaseURL); err != nil {
 		return err
 	}
@@ -37,6 +38,30 @@ func Migrate(ctx context.Context, databaseURL string) error {
 		return fmt.Errorf("store: apply migrations: %w", sanitize(err))
 	}
 	return nil
+}
+
+// withoutPoolParams drops pgxpool's own settings (pool_max_conns and the
+// other pool_ parameters) from a postgres:// URL: the pool reads them, but
+// a single connection (the migrations, the check that the database exists)
+// would send them to the server, which refuses parameters it does not know.
+func withoutPoolParams(databaseURL string) string {
+	u, err := url.Parse(databaseURL)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return databaseURL
+	}
+	q := u.Query()
+	found := false
+	for k := range q {
+		if strings.HasPrefix(k, "pool_") {
+			q.Del(k)
+			found = true
+		}
+	}
+	if !found {
+		return databaseURL
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // migrateURL turns a postgres:// URL into golang-migrate's pgx5:// form.

@@ -265,3 +265,17 @@ func TestUnavailableIsTellable(t *testing.T) {
 	require.ErrorIs(t, sanitize(fmt.Errorf("read: %w", io.ErrUnexpectedEOF)), ErrUnavailable)
 	require.NotErrorIs(t, sanitize(errors.New("no rows in result set")), ErrUnavailable)
 }
+
+// pgxpool's own settings in DATABASE_URL (pool_max_conns and the like) are
+// for the pool: the migrations' single connection does not send them to
+// the server, which would refuse them, and the pool takes them.
+func TestDatabaseURLMayCarryPoolSettings(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := testenv.DatabaseURL(t) + "&pool_max_conns=3&pool_min_conns=1"
+	require.NoError(t, Migrate(ctx, url))
+	st, err := Open(ctx, url)
+	require.NoError(t, err)
+	t.Cleanup(st.Close)
+	require.EqualValues(t, 3, st.pool.Config().MaxConns)
+}
