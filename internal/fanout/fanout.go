@@ -41,8 +41,8 @@ type Work struct {
 	PageSize int
 	// Pass is the listing pass the pages belong to.
 	Pass int
-	// Pages are the pages to fetch; they go first in the client's line,
-	// since they reveal more work.
+	// Pages are the pages to fetch; the first few go first in the client's
+	// line, since they reveal more work (see pagesAhead).
 	Pages []int
 	// Saves are the records to save, by the page that listed them.
 	Saves []PageItems
@@ -54,10 +54,11 @@ type PageItems struct {
 	Items []store.Item
 }
 
-// Enqueue books a slot for every task of w that spends budget, pages first
-// and urgent (ratelimit.WithUrgentHolder: a page retried takes a save's
-// slot rather than wait behind every save), and enqueues each task for
-// shortly before its slot. Tasks already queued
+// Enqueue books a slot for every task of w that spends budget, the first
+// pagesAhead pages first and urgent (ratelimit.WithUrgentHolder: a page
+// retried takes a save's slot rather than wait behind every save), then
+// the saves, then the other pages, and enqueues each task for shortly
+// before its slot. Tasks already queued
 // keep their place and their slot (both are keyed by task id), so a
 // fan-out that is retried books and enqueues nothing twice.
 func (f *FanOut) Enqueue(ctx context.Context, w Work) error {
@@ -75,13 +76,27 @@ func (f *FanOut) Enqueue(ctx context.Context, w Work) error {
 	}
 	var due []time.Duration
 	if f.limiter != nil {
-		var err error
-		if due, err = f.limiter.Book(ctx, w.ClientID, pages, saves); err != nil {
+		ahead := min(len(pages), pagesAhead)
+		holders := append(append([]string{}, saves...), pages[ahead:]...)
+		booked, err := f.limiter.Book(ctx, w.ClientID, pages[:ahead], holders)
+		if err != nil {
 			return fmt.Errorf("fanout: run %d: %w", w.RunID, err)
 		}
+		// Back in enqueue's order: every page, then the saves.
+		due = append(append(append(due, booked[:ahead]...), booked[ahead+len(saves):]...), booked[ahead:ahead+len(saves)]...)
 	}
 	return f.enqueue(ctx, w, due)
 }
+
+// pagesAhead is how many of a fan-out's pages are booked before its saves;
+// the others come after them. A few pages ahead keep the client's line
+// from running dry (each reveals a page of saves, booked at the end of the
+// line when it answers). All of them ahead would make the first window of
+// every run nothing but pages, and each page is a ledger transaction that
+// writes its records: fifty runs started together then put five hundred of
+// those on PostgreSQL within a second, which held the queue up long enough
+// that tasks came back too late for their slots.
+const pagesAhead = 3
 
 // EnqueueUnbooked enqueues w's tasks at once, booking nothing: for work
 // whose tasks are most likely queued already (a page fetched again), where

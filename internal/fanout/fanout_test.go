@@ -67,6 +67,28 @@ func TestEnqueueBooksEachTaskItsSlot(t *testing.T) {
 	require.Greater(t, again[0], 2*window-2*time.Second, "c3 keeps its slot a second window on")
 }
 
+// The first pagesAhead pages go before the saves in the client's line, the
+// other pages after them.
+func TestPagesBeyondTheFirstFewWaitBehindTheSaves(t *testing.T) {
+	t.Parallel()
+	rdb := testenv.Redis(t)
+	lim, err := ratelimit.New(rdb, ratelimit.Options{Limit: 1, Window: time.Minute, MaxInPlaceWait: time.Second})
+	require.NoError(t, err)
+	q := tasks.NewQueue(asynq.NewClientFromRedisClient(rdb), 3, time.Minute)
+	require.NoError(t, New(q, lim, true).Enqueue(t.Context(), Work{RunID: 9, ClientID: "acme", PageSize: 3,
+		Pages: []int{2, 3, 4, 5, 6}, Saves: []PageItems{{Page: 1, Items: items(2)}}}))
+
+	line := []string{tasks.FetchPassPageID(9, 0, 2), tasks.FetchPassPageID(9, 0, 3), tasks.FetchPassPageID(9, 0, 4),
+		tasks.SaveID(9, "c1"), tasks.SaveID(9, "c2"), tasks.FetchPassPageID(9, 0, 5), tasks.FetchPassPageID(9, 0, 6)}
+	// Booking a holder again returns how long until the slot it holds (the
+	// first is due at once, a moment ago by now).
+	slots, err := lim.Book(t.Context(), "acme", nil, line)
+	require.NoError(t, err)
+	for i := 1; i < len(line); i++ {
+		require.InDelta(t, time.Minute, slots[i]-slots[i-1], float64(time.Second), "%s comes a window after %s", line[i], line[i-1])
+	}
+}
+
 // Saves that make no sync call spend no budget: only the pages are booked,
 // and the saves run at once.
 func TestSavesWithoutSyncCallAreNotBooked(t *testing.T) {
