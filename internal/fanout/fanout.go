@@ -12,6 +12,7 @@ package fanout
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/adsync/adsync/internal/ratelimit"
@@ -77,13 +78,12 @@ func (f *FanOut) Enqueue(ctx context.Context, w Work) error {
 	var due []time.Duration
 	if f.limiter != nil {
 		ahead := min(len(pages), pagesAhead)
-		holders := append(append([]string{}, saves...), pages[ahead:]...)
-		booked, err := f.limiter.Book(ctx, w.ClientID, pages[:ahead], holders)
+		booked, err := f.limiter.Book(ctx, w.ClientID, pages[:ahead], slices.Concat(saves, pages[ahead:]))
 		if err != nil {
 			return fmt.Errorf("fanout: run %d: %w", w.RunID, err)
 		}
 		// Back in enqueue's order: every page, then the saves.
-		due = append(append(append(due, booked[:ahead]...), booked[ahead+len(saves):]...), booked[ahead:ahead+len(saves)]...)
+		due = slices.Concat(booked[:ahead], booked[ahead+len(saves):], booked[ahead:ahead+len(saves)])
 	}
 	return f.enqueue(ctx, w, due)
 }

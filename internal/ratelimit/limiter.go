@@ -163,10 +163,8 @@ func (l *Limiter) Wait(ctx context.Context, clientID string) error {
 		if err != nil {
 			return err
 		}
-		if d > 0 {
-			if err := clock.Sleep(ctx, d); err != nil {
-				return fmt.Errorf("ratelimit: wait for client %q: %w", clientID, err)
-			}
+		if err := sleep(ctx, clientID, d); err != nil {
+			return err
 		}
 		// The slot lies between asked+d and the reply's arrival+d: measured
 		// from the earlier bound, lateness is never underestimated.
@@ -179,15 +177,24 @@ func (l *Limiter) Wait(ctx context.Context, clientID string) error {
 			return err
 		}
 		if moved {
-			if err := clock.Sleep(ctx, wait); err != nil {
-				return fmt.Errorf("ratelimit: wait for client %q: %w", clientID, err)
-			}
-			return nil
+			return sleep(ctx, clientID, wait)
 		}
 		if l.opts.Observer != nil {
 			l.opts.Observer.GaveUp(clientID, late)
 		}
 	}
+}
+
+// sleep waits d (nothing when d is not positive) for Wait, or returns the
+// context's error.
+func sleep(ctx context.Context, clientID string, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	if err := clock.Sleep(ctx, d); err != nil {
+		return fmt.Errorf("ratelimit: wait for client %q: %w", clientID, err)
+	}
+	return nil
 }
 
 // restamp moves the client's stamp from a slot that has passed to the
