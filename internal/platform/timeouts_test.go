@@ -159,7 +159,12 @@ func TestHangCostsTheLearnedTimeout(t *testing.T) {
 
 	ctx := context.Background()
 	syncMany(t, c, 1, 25)
-	lt.refresh(ctx)
+	// The requests were sent cold, so the learning also refreshed on its
+	// own meanwhile; one of those refreshes may still be on its way.
+	testenv.WaitFor(t, 5*time.Second, "the 25 answers on record", func() bool {
+		lt.refresh(ctx)
+		return c.Latency(EndpointSync).Samples == 25
+	})
 	learned := c.Latency(EndpointSync)
 	require.Equal(t, 25, learned.Samples)
 	require.GreaterOrEqual(t, learned.Usual, 33*time.Millisecond, "no answer comes before the mock's sync delay")
