@@ -23,14 +23,12 @@ import (
 // again (a reconcile pass) when the listing moved under the run. A page the
 // ledger already holds is not fetched again: its task only re-enqueues what
 // the page left pending. The work is fanned out with its slots of the
-// client's budget booked (package fanout).
+// client's budget booked (package fanout). A task of a cancelled run is
+// dropped, as in cancelled.
 func (h *Handlers) fetchPage(ctx context.Context, t *asynq.Task) error {
 	p, err := tasks.DecodeFetchPage(t.Payload())
 	if err != nil {
 		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
-	}
-	if dropped, err := h.cancelled(ctx, t, p.RunID); dropped || err != nil {
-		return err
 	}
 	log := h.log.With("client", p.ClientID, "run", p.RunID, "page", p.Page)
 	res, done, err := h.store.RecordedPage(ctx, p.RunID, p.Page)
@@ -38,6 +36,10 @@ func (h *Handlers) fetchPage(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 	h.dbOutage.over()
+	if res.Cancelled {
+		h.dropCancelled(ctx, t)
+		return nil
+	}
 	if done {
 		log.InfoContext(ctx, "page already recorded; not fetched again", "pass", res.Pass,
 			"saves_pending", len(res.PendingItems), "pages_pending", len(res.PendingPages))

@@ -55,6 +55,11 @@ func (h *Handlers) cancelled(ctx context.Context, t *asynq.Task, runID int64) (b
 	if age.Status != store.StatusCancelled {
 		return false, nil
 	}
-	h.taskLog(t).InfoContext(ctx, "task dropped: its run was cancelled", "run_status", age.Status)
+	h.dropCancelled(ctx, t)
 	return true, nil
+}
+
+// dropCancelled logs that the task is dropped because its run was cancelled.
+func (h *Handlers) dropCancelled(ctx context.Context, t *asynq.Task) {
+	h.taskLog(t).InfoContext(ctx, "task dropped: its run was cancelled")
 }

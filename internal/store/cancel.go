@@ -42,8 +42,7 @@ func (a RunAge) Finished() bool { return a.Status != StatusRunning }
 func (s *Store) RunAgeOf(ctx context.Context, runID int64) (RunAge, error) {
 	var a RunAge
 	var secs float64
-	err := s.pool.QueryRow(ctx, `SELECT status, extract(epoch FROM now() - started_at)::float8
-		FROM sync_runs WHERE id = $1`, runID).Scan(&a.Status, &secs)
+	err := s.pool.QueryRow(ctx, runAgeSQL, runID).Scan(&a.Status, &secs)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return RunAge{}, fmt.Errorf("store: run %d: %w", runID, ErrRunNotFound)
 	}

@@ -127,30 +127,33 @@ func (s *Store) RecordPage(ctx context.Context, p FetchedPage) (PageResult, erro
 	return res, nil
 }
 
-// RecordedPage tells whether the page is already recorded as done in the
-// run's current listing pass and, if so, what is still pending after it:
-// its items not yet ended, and the pass's pages after it not yet fetched.
-// A page task can run again after its page was recorded (asynq delivers at
-// least once, and a later page's has_more can re-plan a page that was done
-// meanwhile); its caller re-enqueues the leftovers without spending a
-// rate-limited request on the page again.
+// RecordedPage tells whether the run was cancelled (res.Cancelled) and
+// whether the page is already recorded as done in the run's current
+// listing pass and, if so, what is still pending after it: its items not
+// yet ended, and the pass's pages after it not yet fetched. A page task
+// can run again after its page was recorded (asynq delivers at least once,
+// and a later page's has_more can re-plan a page that was done meanwhile);
+// its caller re-enqueues the leftovers without spending a rate-limited
+// request on the page again. The common answer, a page to fetch, takes one
+// statement: it lies between a run's start and its first request. A run
+// the ledger does not hold is ErrRunNotFound.
 func (s *Store) RecordedPage(ctx context.Context, runID int64, page int) (PageResult, bool, error) {
 	var (
-		res  PageResult
-		done bool
+		res                   PageResult
+		runStatus, pageStatus string
 	)
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var status string
-		err := tx.QueryRow(ctx, `SELECT r.list_pass, p.status FROM sync_runs r
-			JOIN sync_run_pages p ON p.run_id = r.id AND p.pass = r.list_pass
-			WHERE r.id = $1 AND p.page = $2`, runID, page).Scan(&res.Pass, &status)
-		if errors.Is(err, pgx.ErrNoRows) || (err == nil && status != pageDone) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		done = true
+	err := s.pool.QueryRow(ctx, pageStatusSQL, runID, page).Scan(&runStatus, &res.Pass, &pageStatus)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return PageResult{}, false, fmt.Errorf("store: run %d: %w", runID, ErrRunNotFound)
+	}
+	if err != nil {
+		return PageResult{}, false, fmt.Errorf("store: read page %d of run %d: %w", page, runID, sanitize(err))
+	}
+	res.Cancelled = runStatus == StatusCancelled
+	if res.Cancelled || pageStatus != pageDone {
+		return res, false, nil
+	}
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		if res.PendingPages, err = pendingPages(ctx, tx, runID, res.Pass, page, math.MaxInt32); err != nil {
 			return err
 		}
@@ -158,9 +161,9 @@ func (s *Store) RecordedPage(ctx context.Context, runID int64, page int) (PageRe
 		return err
 	})
 	if err != nil {
-		return PageResult{}, false, fmt.Errorf("store: read page %d of run %d: %w", page, runID, sanitize(err))
+		return PageResult{}, false, fmt.Errorf("store: read what page %d of run %d left: %w", page, runID, sanitize(err))
 	}
-	return res, done, nil
+	return res, true, nil
 }
 
 // planPages adds pages page+1..through of a pass to the run's plan and

@@ -145,6 +145,18 @@ func TestRecordedPageTellsWhatIsLeft(t *testing.T) {
 	_, done, err = st.RecordedPage(ctx, run.ID, 3)
 	require.NoError(t, err)
 	require.False(t, done, "page 3 is planned, not recorded")
+	_, done, err = st.RecordedPage(ctx, run.ID, 7)
+	require.NoError(t, err)
+	require.False(t, done, "page 7 is not even planned")
+
+	_, _, err = st.RecordedPage(ctx, run.ID+1000, 1)
+	require.ErrorIs(t, err, ErrRunNotFound)
+	_, err = st.CancelClientRuns(ctx, "acme", "removed")
+	require.NoError(t, err)
+	left, done, err = st.RecordedPage(ctx, run.ID, 1)
+	require.NoError(t, err)
+	require.True(t, left.Cancelled, "the run was cancelled")
+	require.False(t, done, "a cancelled run's page is neither fetched nor re-enqueued")
 }
 
 // A dead-lettered record ends its run done_with_failures; replayed and
@@ -278,4 +290,6 @@ func TestDatabaseURLMayCarryPoolSettings(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(st.Close)
 	require.EqualValues(t, 3, st.pool.Config().MaxConns)
+	require.EqualValues(t, 1, st.pool.Config().MinConns)
+	require.Zero(t, st.pool.Config().MinIdleConns, "the URL's pool_min_conns replaces the warm connections kept by default")
 }
