@@ -491,7 +491,7 @@ func (d *deployment) scrapeOps(w *worker) string {
 // activeTasks lists the ids of the tasks asynq holds as running.
 func activeTasks(insp *asynq.Inspector) (map[string]bool, error) {
 	out := map[string]bool{}
-	for _, q := range []string{tasks.QueueSaves, tasks.QueuePages} {
+	for _, q := range tasks.Queues {
 		list, err := insp.ListActiveTasks(q, asynq.PageSize(10000))
 		if err != nil {
 			return nil, err

@@ -314,7 +314,7 @@ func logQueues(t *testing.T, redisURL string) {
 	rdb := conn.NewClient()
 	defer rdb.Close()
 	insp := asynq.NewInspectorFromRedisClient(rdb)
-	for _, q := range []string{tasks.QueueSaves, tasks.QueuePages} {
+	for _, q := range tasks.Queues {
 		info, err := insp.GetQueueInfo(q)
 		if err != nil {
 			t.Logf("queue %s: %v", q, err)

@@ -292,7 +292,7 @@ func TestLiveClientChanges(t *testing.T) {
 
 	// No task of any client ended in asynq's archive (its dead letters).
 	insp := d.inspector()
-	for _, q := range []string{tasks.QueueSaves, tasks.QueuePages} {
+	for _, q := range tasks.Queues {
 		archived, err := insp.ListArchivedTasks(q)
 		require.NoError(t, err, "archived tasks of %s", q)
 		require.Empty(t, archived, "archived tasks of queue %s", q)

@@ -45,7 +45,7 @@ func TestPlatformDownThenHanging(t *testing.T) {
 	d.verify(runs)
 
 	insp := d.inspector()
-	for _, q := range []string{tasks.QueueSaves, tasks.QueuePages} {
+	for _, q := range tasks.Queues {
 		archived, err := insp.ListArchivedTasks(q, asynq.PageSize(100))
 		require.NoError(t, err)
 		require.Empty(t, archived, "dead-lettered tasks in queue %s", q)

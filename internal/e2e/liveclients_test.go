@@ -258,7 +258,7 @@ func TestClientRemovedAndPutBack(t *testing.T) {
 
 	insp := asynq.NewInspectorFromRedisClient(b.rdb)
 	testenv.WaitFor(t, time.Minute, "the cancelled run's queued tasks to be dropped", func() bool {
-		for _, q := range []string{tasks.QueueSaves, tasks.QueuePages} {
+		for _, q := range tasks.Queues {
 			info, err := insp.GetQueueInfo(q)
 			if errors.Is(err, asynq.ErrQueueNotFound) {
 				continue

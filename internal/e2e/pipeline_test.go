@@ -111,9 +111,14 @@ func TestPageDeliveredAgainIsNotFetchedAgain(t *testing.T) {
 	require.NoError(t, q.EnqueuePages(context.Background(), runs[0].ID, "acme", b.cfg.PageSize, []int{1, 2}))
 	inspector := asynq.NewInspectorFromRedisClient(b.rdb)
 	testenv.WaitFor(t, time.Minute, "both page tasks to run again and complete", func() bool {
-		info, err := inspector.GetQueueInfo(tasks.QueuePages)
-		require.NoError(t, err)
-		return info.Size == 0 && info.Active == 0
+		for _, q := range []string{tasks.QueueStarts, tasks.QueuePages} {
+			info, err := inspector.GetQueueInfo(q)
+			require.NoError(t, err)
+			if info.Size > 0 || info.Active > 0 {
+				return false
+			}
+		}
+		return true
 	})
 	require.Equal(t, counted, b.mock.Stats().Clients["acme"].Counted, "requests the platform counted")
 	require.Equal(t, 2, strings.Count(b.logs.String(), "page already recorded"))

@@ -50,15 +50,17 @@ func failedRun(t *testing.T, b *bundle, status string) (string, store.Run) {
 	return base, run
 }
 
-// requireRevived replays the pages archive with the saves queue paused:
+// requireRevived replays the archive of the page's queue (asynqmon shows a
+// first page in the starts queue, the others in the pages queue) with the
+// saves queue paused:
 // the run must be back to running with every page in, its records waiting;
 // then the saves run and the run ends done with every campaign of the
 // platform stored, by id.
-func requireRevived(t *testing.T, b *bundle, base string, runID int64, pages int) {
+func requireRevived(t *testing.T, b *bundle, base string, runID int64, page, pages int) {
 	t.Helper()
 	insp := asynq.NewInspectorFromRedisClient(b.rdb)
 	require.NoError(t, insp.PauseQueue(tasks.QueueSaves))
-	require.JSONEq(t, `{"scheduled":1}`, runAllArchived(t, base, tasks.QueuePages))
+	require.JSONEq(t, `{"scheduled":1}`, runAllArchived(t, base, tasks.PageQueue(page)))
 	testenv.WaitFor(t, time.Minute, "every page of the replayed run in", func() bool {
 		run, err := b.store.Run(context.Background(), runID)
 		require.NoError(t, err)
@@ -94,11 +96,11 @@ func TestReplayedFirstPageRevivesRun(t *testing.T) {
 	base, run := failedRun(t, b, store.StatusFailed)
 	runID := run.ID
 	require.Contains(t, run.Reason, "page 1")
-	require.Len(t, archived(t, base, tasks.QueuePages), 1)
+	require.Len(t, archived(t, base, tasks.QueueStarts), 1)
 
 	require.NoError(t, b.mock.SetFaults(mock.Faults{}))
 	ok0, _ := listAnswers(b, "acme")
-	requireRevived(t, b, base, runID, 5)
+	requireRevived(t, b, base, runID, 1, 5)
 	ok1, all := listAnswers(b, "acme")
 	require.Equal(t, int64(5), ok1-ok0, "page 1 replayed, pages 2..5 fetched once each")
 	t.Logf("replay of page 1: %d list requests answered 200; %d list requests in the whole test", ok1-ok0, all)
@@ -118,7 +120,7 @@ func TestReplayedMiddlePageRevivesRun(t *testing.T) {
 
 	proxy.failPage.Store(0)
 	ok0, _ := listAnswers(b, "acme")
-	requireRevived(t, b, base, runID, 5)
+	requireRevived(t, b, base, runID, 3, 5)
 	ok1, _ := listAnswers(b, "acme")
 	require.Equal(t, int64(1), ok1-ok0, "only page 3 is fetched again")
 }

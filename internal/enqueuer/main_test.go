@@ -103,12 +103,14 @@ func (b *testBundle) pendingPages(t *testing.T) []string {
 	var ids []string
 	for _, list := range []func(string, ...asynq.ListOption) ([]*asynq.TaskInfo, error){
 		b.inspector.ListPendingTasks, b.inspector.ListScheduledTasks} {
-		infos, err := list(tasks.QueuePages)
-		if err != nil {
-			require.ErrorIs(t, err, asynq.ErrQueueNotFound)
-		}
-		for _, info := range infos {
-			ids = append(ids, info.ID)
+		for _, q := range []string{tasks.QueueStarts, tasks.QueuePages} {
+			infos, err := list(q)
+			if err != nil {
+				require.ErrorIs(t, err, asynq.ErrQueueNotFound)
+			}
+			for _, info := range infos {
+				ids = append(ids, info.ID)
+			}
 		}
 	}
 	return ids

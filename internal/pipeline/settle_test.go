@@ -181,7 +181,7 @@ func TestRequeueOnTheLastAttemptGoesBackToTheQueue(t *testing.T) {
 		require.ErrorContains(t, a.err, "unavailable")
 	}
 
-	info, err := b.insp.GetTaskInfo(tasks.QueuePages, taskID)
+	info, err := b.insp.GetTaskInfo(tasks.QueueStarts, taskID)
 	require.NoError(t, err)
 	require.Contains(t, []asynq.TaskState{asynq.TaskStateRetry, asynq.TaskStatePending}, info.State,
 		"back in the queue, not archived: %s", info.State)
@@ -203,7 +203,7 @@ func TestTaskFailingEveryRetryIsDeadLetteredThenArchived(t *testing.T) {
 	var info *asynq.TaskInfo
 	testenv.WaitFor(t, time.Minute, "the task to be archived", func() bool {
 		var err error
-		info, err = b.insp.GetTaskInfo(tasks.QueuePages, taskID)
+		info, err = b.insp.GetTaskInfo(tasks.QueueStarts, taskID)
 		require.NoError(t, err)
 		return info.State == asynq.TaskStateArchived
 	})

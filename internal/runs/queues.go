@@ -18,7 +18,7 @@ const asynqQueuesKey = "asynq:queues"
 // Resume would take an archived task for a missing one and never record its
 // dead letter.
 func (s *Starter) publishQueues(ctx context.Context) error {
-	if err := s.rdb.SAdd(ctx, asynqQueuesKey, tasks.QueuePages, tasks.QueueSaves).Err(); err != nil {
+	if err := s.rdb.SAdd(ctx, asynqQueuesKey, tasks.Queues).Err(); err != nil {
 		return fmt.Errorf("runs: list adsync's queues in asynq's index: %w", err)
 	}
 	return nil

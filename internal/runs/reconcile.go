@@ -61,7 +61,7 @@ func (s *Starter) recordArchived(ctx context.Context, run store.Run, info *asynq
 func (s *Starter) reconcile(ctx context.Context, u store.Unfinished) (pages []int, items map[int][]store.Item, archived int, err error) {
 	items = map[int][]store.Item{}
 	for _, page := range u.Pages {
-		st, info, err := s.stateOf(tasks.QueuePages, tasks.FetchPassPageID(u.Run.ID, u.Run.ListPass, page))
+		st, info, err := s.stateOf(tasks.PageQueue(page), tasks.FetchPassPageID(u.Run.ID, u.Run.ListPass, page))
 		if err != nil {
 			return nil, nil, 0, err
 		}

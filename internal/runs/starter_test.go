@@ -61,15 +61,17 @@ func (b *testBundle) newStarter() (*runs.Starter, *tasks.Queue) {
 }
 
 // taskIDs lists the ids of the queue's tasks that are due now.
-func (b *testBundle) taskIDs(t *testing.T, queue string) []string {
+func (b *testBundle) taskIDs(t *testing.T, queues ...string) []string {
 	t.Helper()
-	infos, err := b.inspector.ListPendingTasks(queue)
-	if err != nil {
-		require.ErrorIs(t, err, asynq.ErrQueueNotFound)
-	}
-	ids := make([]string, len(infos))
-	for i, info := range infos {
-		ids[i] = info.ID
+	var ids []string
+	for _, q := range queues {
+		infos, err := b.inspector.ListPendingTasks(q)
+		if err != nil {
+			require.ErrorIs(t, err, asynq.ErrQueueNotFound)
+		}
+		for _, info := range infos {
+			ids = append(ids, info.ID)
+		}
 	}
 	return ids
 }
@@ -107,14 +109,14 @@ func TestStartStartsOneRunPerClientWithItsFirstPage(t *testing.T) {
 
 		id := tasks.FetchPageID(s.RunID, 1)
 		want = append(want, id)
-		info, err := b.inspector.GetTaskInfo(tasks.QueuePages, id)
+		info, err := b.inspector.GetTaskInfo(tasks.QueueStarts, id)
 		require.NoError(t, err)
 		require.Equal(t, tasks.TypeFetchPage, info.Type)
 		var p tasks.FetchPage
 		require.NoError(t, json.Unmarshal(info.Payload, &p))
 		require.Equal(t, tasks.FetchPage{RunID: s.RunID, ClientID: client, Page: 1, PageSize: pageSize}, p)
 	}
-	require.ElementsMatch(t, want, b.taskIDs(t, tasks.QueuePages))
+	require.ElementsMatch(t, want, b.taskIDs(t, tasks.QueueStarts, tasks.QueuePages))
 	require.Empty(t, b.taskIDs(t, tasks.QueueSaves))
 }
 
@@ -138,7 +140,7 @@ func TestStartSkipsAClientWithARunInProgress(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, recent, 2, "one run per client")
 	require.ElementsMatch(t, []string{tasks.FetchPageID(first[0].RunID, 1), tasks.FetchPageID(started[1].RunID, 1)},
-		b.taskIDs(t, tasks.QueuePages))
+		b.taskIDs(t, tasks.QueueStarts, tasks.QueuePages))
 }
 
 // Start resumes the running runs first when Redis lost its data since the
@@ -154,13 +156,13 @@ func TestStartResumesRunningRunsAfterRedisLostItsData(t *testing.T) {
 	// save tasks are not in Redis.
 	_, err = b.store.RecordPage(ctx, store.FetchedPage{RunID: run, Page: 1, Items: items(1, 3), PlanThrough: 2, Total: 6})
 	require.NoError(t, err)
-	require.NoError(t, b.inspector.DeleteTask(tasks.QueuePages, tasks.FetchPageID(run, 1)))
+	require.NoError(t, b.inspector.DeleteTask(tasks.QueueStarts, tasks.FetchPageID(run, 1)))
 
 	// Redis kept its data: starting another client leaves acme's run alone.
 	beta, err := b.starter.Start(ctx, []string{"beta"})
 	require.NoError(t, err)
 	require.Empty(t, b.taskIDs(t, tasks.QueueSaves))
-	require.Equal(t, []string{tasks.FetchPageID(beta[0].RunID, 1)}, b.taskIDs(t, tasks.QueuePages))
+	require.Equal(t, []string{tasks.FetchPageID(beta[0].RunID, 1)}, b.taskIDs(t, tasks.QueueStarts, tasks.QueuePages))
 
 	// Redis lost everything: the next enqueuer's start first puts back the
 	// running runs' work, beta's first page included, then starts gamma.
@@ -172,7 +174,7 @@ func TestStartResumesRunningRunsAfterRedisLostItsData(t *testing.T) {
 	require.ElementsMatch(t, []string{tasks.SaveID(run, "campaign_1"), tasks.SaveID(run, "campaign_2"), tasks.SaveID(run, "campaign_3")},
 		b.taskIDs(t, tasks.QueueSaves))
 	require.ElementsMatch(t, []string{tasks.FetchPageID(run, 2), tasks.FetchPageID(beta[0].RunID, 1), tasks.FetchPageID(gamma[0].RunID, 1)},
-		b.taskIDs(t, tasks.QueuePages))
+		b.taskIDs(t, tasks.QueueStarts, tasks.QueuePages))
 }
 
 // MarkEpoch reports a Redis that is new or lost its data: true the first
@@ -206,7 +208,7 @@ func TestResumeEnqueuesLostWorkAndRecordsArchivedTasks(t *testing.T) {
 	// Page 1 planned pages 2 to 4 and holds three records.
 	_, err = b.store.RecordPage(ctx, store.FetchedPage{RunID: run, Page: 1, Items: items(1, 3), PlanThrough: 4, Total: 12})
 	require.NoError(t, err)
-	require.NoError(t, b.inspector.DeleteTask(tasks.QueuePages, tasks.FetchPageID(run, 1)))
+	require.NoError(t, b.inspector.DeleteTask(tasks.QueueStarts, tasks.FetchPageID(run, 1)))
 	// Page 2 and campaign_1 are queued, page 4 and campaign_2 were
 	// archived, page 3 and campaign_3 are gone.
 	all := items(1, 3)
@@ -218,7 +220,7 @@ func TestResumeEnqueuesLostWorkAndRecordsArchivedTasks(t *testing.T) {
 	resumed, err := b.starter.Resume(ctx)
 	require.NoError(t, err)
 	require.Equal(t, []runs.Resumed{{RunID: run, ClientID: "acme", Pages: 1, Items: 1, Archived: 2}}, resumed)
-	require.ElementsMatch(t, []string{tasks.FetchPageID(run, 2), tasks.FetchPageID(run, 3)}, b.taskIDs(t, tasks.QueuePages))
+	require.ElementsMatch(t, []string{tasks.FetchPageID(run, 2), tasks.FetchPageID(run, 3)}, b.taskIDs(t, tasks.QueueStarts, tasks.QueuePages))
 	require.ElementsMatch(t, []string{tasks.SaveID(run, "campaign_1"), tasks.SaveID(run, "campaign_3")}, b.taskIDs(t, tasks.QueueSaves))
 	info, err := b.inspector.GetTaskInfo(tasks.QueueSaves, tasks.SaveID(run, "campaign_3"))
 	require.NoError(t, err)
@@ -265,7 +267,7 @@ func TestResumeFindsTasksInQueuesAsynqForgot(t *testing.T) {
 	require.Equal(t, []runs.Resumed{{RunID: run, ClientID: "acme", Archived: 1}}, resumed)
 	queues, err := b.inspector.Queues()
 	require.NoError(t, err)
-	require.ElementsMatch(t, []string{tasks.QueuePages, tasks.QueueSaves}, queues, "asynqmon lists the queues again")
+	require.ElementsMatch(t, tasks.Queues, queues, "asynqmon lists the queues again")
 }
 
 // Resume looks only at running runs: an ended run's leftovers stay as the
@@ -283,5 +285,5 @@ func TestResumeLeavesEndedRuns(t *testing.T) {
 	resumed, err := b.starter.Resume(ctx)
 	require.NoError(t, err)
 	require.Empty(t, resumed)
-	require.Empty(t, b.taskIDs(t, tasks.QueuePages))
+	require.Empty(t, b.taskIDs(t, tasks.QueueStarts, tasks.QueuePages))
 }

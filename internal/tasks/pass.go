@@ -34,7 +34,7 @@ func (q *Queue) EnqueuePassPages(ctx context.Context, runID int64, clientID stri
 		if err != nil {
 			return fmt.Errorf("tasks: encode page %d of run %d: %w", page, runID, err)
 		}
-		jobs[i] = job{task: asynq.NewTask(TypeFetchPage, payload), queue: QueuePages, id: FetchPassPageID(runID, pass, page)}
+		jobs[i] = job{task: asynq.NewTask(TypeFetchPage, payload), queue: PageQueue(page), id: FetchPassPageID(runID, pass, page)}
 		if delays != nil {
 			jobs[i].in = delays[i]
 		}

@@ -18,16 +18,32 @@ const (
 	TypeSave = "campaigns:save"
 )
 
-// Queues and their weights. Save tasks weigh more so a run's records drain
-// (and memory stays bounded) before more pages fan out; pages still get a
-// share of every poll, so they never starve.
+// Queues and their weights. A listing's first page has a queue of its own,
+// polled first nearly every time: its run waits on it, and it would
+// otherwise queue behind the work that running runs fan out (hundreds of
+// tasks when fifty runs start together). Save tasks weigh more than pages
+// so a run's records drain (and memory stays bounded) before more pages
+// fan out; pages still get a share of every poll, so they never starve.
 const (
-	QueueSaves = "saves"
-	QueuePages = "pages"
+	QueueStarts = "starts"
+	QueueSaves  = "saves"
+	QueuePages  = "pages"
 )
 
+// Queues lists adsync's queues.
+var Queues = []string{QueueStarts, QueueSaves, QueuePages}
+
 // QueueWeights is the asynq queue configuration of every worker.
-var QueueWeights = map[string]int{QueueSaves: 6, QueuePages: 3}
+var QueueWeights = map[string]int{QueueStarts: 60, QueueSaves: 6, QueuePages: 3}
+
+// PageQueue is the queue of the task that fetches page of a listing pass:
+// QueueStarts for the first page, QueuePages for the others.
+func PageQueue(page int) string {
+	if page == 1 {
+		return QueueStarts
+	}
+	return QueuePages
+}
 
 // FetchPage is the payload of a TypeFetchPage task.
 type FetchPage struct {

@@ -52,7 +52,7 @@ func requeueStrandedTasks(ctx context.Context, rdb redis.UniversalClient) (int, 
 	insp := asynq.NewInspectorFromRedisClient(rdb)
 	cutoff := time.Now().Add(liveLeaseAhead).Unix()
 	n := 0
-	for _, q := range []string{tasks.QueuePages, tasks.QueueSaves} {
+	for _, q := range tasks.Queues {
 		active, err := insp.ListActiveTasks(q, asynq.PageSize(100000))
 		if errors.Is(err, asynq.ErrQueueNotFound) {
 			continue // a queue that never held a task, or lost with the old primary
