@@ -13,7 +13,9 @@
 //
 // The RESULT line's pickup_ms is the largest delay, over the clients, from
 // a run's start (sync_runs.started_at) to its first counted request
-// arriving at the mock; the median is printed above it.
+// arriving at the mock; the median is printed above it. The sync starts
+// two seconds after every worker is ready, so that the pickup is that of
+// idle workers.
 package main
 
 import (
@@ -134,6 +136,16 @@ func run() error {
 	}
 	defer st.Close()
 
+	// The pickup is measured on idle workers, as a scheduled sync meets
+	// them: ready, and a moment past their start (pools opened, tokens
+	// fetched), not while they boot.
+	for _, a := range opsAddrs {
+		if err := benchkit.WaitHTTP("http://"+a+"/readyz", 30*time.Second); err != nil {
+			return err
+		}
+	}
+	time.Sleep(idleBeforeSync)
+
 	fmt.Printf("bench-ratelimit: %d clients x %d campaigns, %d workers, time scale %d (window %s), logs in %s\n",
 		clients, campaigns, workers, scale, window, env.Dir)
 	cpuBefore, err := benchkit.ReadMachineCPU()
@@ -172,6 +184,9 @@ func run() error {
 	fmt.Printf("chart of %d clients' requests against their window: %s\n", len(charted), chart)
 	return report(runs, stats.Clients, ids, clients*campaigns, workers, limit, window, margin, 2*time.Second/time.Duration(scale), machine, limiter)
 }
+
+// idleBeforeSync is how long the workers idle, once ready, before the sync.
+const idleBeforeSync = 2 * time.Second
 
 // The workers' limiter counters the bench reports.
 const (
