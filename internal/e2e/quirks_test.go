@@ -7,11 +7,13 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/adsync/adsync/internal/store"
+	"github.com/adsync/adsync/internal/testenv"
 )
 
 // Names with SQL injection payloads, quotes and unicode are stored
@@ -48,6 +50,13 @@ func TestRateLimitWaitOnlyInBody(t *testing.T) {
 	mc.FailEvery, mc.HangPercent = 0, 0
 	require.False(t, mc.RetryAfterHeader)
 	b := setup(t, mc, []string{"acme"}, nil)
+	// The worker is up before the window is spent: at this time scale the
+	// window lasts a second, which a worker still starting (under the race
+	// detector, beside other tests) can let pass before its first request.
+	b.startWorker(t)
+	testenv.WaitFor(t, 30*time.Second, "the worker to start", func() bool {
+		return strings.Contains(b.logs.String(), `"msg":"worker started"`)
+	})
 
 	// Exhaust the client's window from outside adsync.
 	token := fetchToken(t, b)
@@ -59,7 +68,6 @@ func TestRateLimitWaitOnlyInBody(t *testing.T) {
 		require.NoError(t, err)
 		resp.Body.Close()
 	}
-	b.startWorker(t)
 	runs := b.sync(t, "acme")
 	require.Equal(t, store.StatusDone, runs[0].Status, "reason: %s", runs[0].Reason)
 	b.requireGroundTruth(t, "acme")
