@@ -111,7 +111,7 @@ func TestPageDeliveredAgainIsNotFetchedAgain(t *testing.T) {
 	require.NoError(t, q.EnqueuePages(context.Background(), runs[0].ID, "acme", b.cfg.PageSize, []int{1, 2}))
 	inspector := asynq.NewInspectorFromRedisClient(b.rdb)
 	testenv.WaitFor(t, time.Minute, "both page tasks to run again and complete", func() bool {
-		for _, q := range []string{tasks.QueueStarts, tasks.QueuePages} {
+		for _, q := range tasks.PageQueues {
 			info, err := inspector.GetQueueInfo(q)
 			require.NoError(t, err)
 			if info.Size > 0 || info.Active > 0 {

@@ -103,7 +103,7 @@ func (b *testBundle) pendingPages(t *testing.T) []string {
 	var ids []string
 	for _, list := range []func(string, ...asynq.ListOption) ([]*asynq.TaskInfo, error){
 		b.inspector.ListPendingTasks, b.inspector.ListScheduledTasks} {
-		for _, q := range []string{tasks.QueueStarts, tasks.QueuePages} {
+		for _, q := range tasks.PageQueues {
 			infos, err := list(q)
 			if err != nil {
 				require.ErrorIs(t, err, asynq.ErrQueueNotFound)

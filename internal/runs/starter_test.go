@@ -116,7 +116,7 @@ func TestStartStartsOneRunPerClientWithItsFirstPage(t *testing.T) {
 		require.NoError(t, json.Unmarshal(info.Payload, &p))
 		require.Equal(t, tasks.FetchPage{RunID: s.RunID, ClientID: client, Page: 1, PageSize: pageSize}, p)
 	}
-	require.ElementsMatch(t, want, b.taskIDs(t, tasks.QueueStarts, tasks.QueuePages))
+	require.ElementsMatch(t, want, b.taskIDs(t, tasks.PageQueues...))
 	require.Empty(t, b.taskIDs(t, tasks.QueueSaves))
 }
 
@@ -140,7 +140,7 @@ func TestStartSkipsAClientWithARunInProgress(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, recent, 2, "one run per client")
 	require.ElementsMatch(t, []string{tasks.FetchPageID(first[0].RunID, 1), tasks.FetchPageID(started[1].RunID, 1)},
-		b.taskIDs(t, tasks.QueueStarts, tasks.QueuePages))
+		b.taskIDs(t, tasks.PageQueues...))
 }
 
 // Start resumes the running runs first when Redis lost its data since the
@@ -162,7 +162,7 @@ func TestStartResumesRunningRunsAfterRedisLostItsData(t *testing.T) {
 	beta, err := b.starter.Start(ctx, []string{"beta"})
 	require.NoError(t, err)
 	require.Empty(t, b.taskIDs(t, tasks.QueueSaves))
-	require.Equal(t, []string{tasks.FetchPageID(beta[0].RunID, 1)}, b.taskIDs(t, tasks.QueueStarts, tasks.QueuePages))
+	require.Equal(t, []string{tasks.FetchPageID(beta[0].RunID, 1)}, b.taskIDs(t, tasks.PageQueues...))
 
 	// Redis lost everything: the next enqueuer's start first puts back the
 	// running runs' work, beta's first page included, then starts gamma.
@@ -174,7 +174,7 @@ func TestStartResumesRunningRunsAfterRedisLostItsData(t *testing.T) {
 	require.ElementsMatch(t, []string{tasks.SaveID(run, "campaign_1"), tasks.SaveID(run, "campaign_2"), tasks.SaveID(run, "campaign_3")},
 		b.taskIDs(t, tasks.QueueSaves))
 	require.ElementsMatch(t, []string{tasks.FetchPageID(run, 2), tasks.FetchPageID(beta[0].RunID, 1), tasks.FetchPageID(gamma[0].RunID, 1)},
-		b.taskIDs(t, tasks.QueueStarts, tasks.QueuePages))
+		b.taskIDs(t, tasks.PageQueues...))
 }
 
 // MarkEpoch reports a Redis that is new or lost its data: true the first
@@ -220,7 +220,7 @@ func TestResumeEnqueuesLostWorkAndRecordsArchivedTasks(t *testing.T) {
 	resumed, err := b.starter.Resume(ctx)
 	require.NoError(t, err)
 	require.Equal(t, []runs.Resumed{{RunID: run, ClientID: "acme", Pages: 1, Items: 1, Archived: 2}}, resumed)
-	require.ElementsMatch(t, []string{tasks.FetchPageID(run, 2), tasks.FetchPageID(run, 3)}, b.taskIDs(t, tasks.QueueStarts, tasks.QueuePages))
+	require.ElementsMatch(t, []string{tasks.FetchPageID(run, 2), tasks.FetchPageID(run, 3)}, b.taskIDs(t, tasks.PageQueues...))
 	require.ElementsMatch(t, []string{tasks.SaveID(run, "campaign_1"), tasks.SaveID(run, "campaign_3")}, b.taskIDs(t, tasks.QueueSaves))
 	info, err := b.inspector.GetTaskInfo(tasks.QueueSaves, tasks.SaveID(run, "campaign_3"))
 	require.NoError(t, err)
@@ -285,5 +285,5 @@ func TestResumeLeavesEndedRuns(t *testing.T) {
 	resumed, err := b.starter.Resume(ctx)
 	require.NoError(t, err)
 	require.Empty(t, resumed)
-	require.Empty(t, b.taskIDs(t, tasks.QueueStarts, tasks.QueuePages))
+	require.Empty(t, b.taskIDs(t, tasks.PageQueues...))
 }

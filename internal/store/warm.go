@@ -50,9 +50,6 @@ func keepWarm(cfg *pgxpool.Config, databaseURL string) {
 // errors are ignored: a database not migrated yet, say, leaves the
 // connection as it was, and the task that meets the problem reports it.
 func warm(ctx context.Context, c *pgx.Conn) {
-	var status string
-	var n float64
-	_ = c.QueryRow(ctx, runAgeSQL, 0).Scan(&status, &n)
-	var pass int
-	_ = c.QueryRow(ctx, pageStatusSQL, 0, 1).Scan(&status, &pass, &status)
+	_, _ = c.Exec(ctx, runAgeSQL, 0)
+	_, _ = c.Exec(ctx, pageStatusSQL, 0, 1)
 }

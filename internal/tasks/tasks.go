@@ -33,6 +33,9 @@ const (
 // Queues lists adsync's queues.
 var Queues = []string{QueueStarts, QueueSaves, QueuePages}
 
+// PageQueues lists the queues that hold fetch-page tasks (see PageQueue).
+var PageQueues = []string{QueueStarts, QueuePages}
+
 // QueueWeights is the asynq queue configuration of every worker.
 var QueueWeights = map[string]int{QueueStarts: 60, QueueSaves: 6, QueuePages: 3}
 
