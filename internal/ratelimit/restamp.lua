@@ -102,12 +102,11 @@ end
 -- a ticket's as shifted.
 for m, score in pairs(moves) do
   redis.call('ZREM', KEYS[1], m)
-  local n = redis.call('ZCOUNT', KEYS[1], score, score)
-  local kind = 'shifted'
+  local kind = ':shifted'
   if m == member then
-    kind = 'moved'
+    kind = ':moved'
   end
-  redis.call('ZADD', KEYS[1], score, string.format('%.0f:%d:%s', score, n, kind))
+  redis.call('ZADD', KEYS[1], score, stamp_member(KEYS[1], score, kind))
 end
 for _, t in ipairs(shifted) do
   redis.call('ZADD', t[1], t[3], t[2])

@@ -42,5 +42,5 @@ var (
 
 	//go:embed restamp.lua
 	restampSrc    string
-	restampScript = redis.NewScript(fenceSrc + restampSrc)
+	restampScript = redis.NewScript(fenceSrc + slotSrc + restampSrc)
 )

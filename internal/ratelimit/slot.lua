@@ -21,14 +21,29 @@ local function next_slot(stamps_key, limit, span, gap, at)
   return at, chained
 end
 
--- Adds a stamp at at. Several stamps can share a score (a burst at the end
--- of a block); the member only has to be unique, and stamps of one score
--- are trimmed together. The newest stamp stops mattering one span after it,
+-- A member for a stamp at at, of a kind ('' for a send booked, ':moved' or
+-- ':shifted' for restamp.lua's), that no stamp holds: several stamps can
+-- share a score (a burst at the end of a block, a moved stamp that lands
+-- on a booked one); the member only has to be unique, and stamps of one
+-- score are trimmed together. The count of the score is not enough as an
+-- index: a stamp of that score moved away leaves its index free and the
+-- count then names a member that is still there, which ZADD would move
+-- instead of adding a stamp: a send lost from the count.
+local function stamp_member(stamps_key, at, kind)
+  local n = redis.call('ZCOUNT', stamps_key, at, at)
+  local member = string.format('%.0f:%d%s', at, n, kind)
+  while redis.call('ZSCORE', stamps_key, member) do
+    n = n + 1
+    member = string.format('%.0f:%d%s', at, n, kind)
+  end
+  return member
+end
+
+-- Adds a stamp at at. The newest stamp stops mattering one span after it,
 -- so the set expires then; at is the newest stamp, so the expiry only ever
 -- moves later. Returns that expiry, for the ticket set.
 local function add_stamp(stamps_key, at, span, slack)
-  local n = redis.call('ZCOUNT', stamps_key, at, at)
-  redis.call('ZADD', stamps_key, at, string.format('%.0f:%d', at, n))
+  redis.call('ZADD', stamps_key, at, stamp_member(stamps_key, at, ''))
   local expiry = math.ceil((at + span) / 1000) + slack
   redis.call('PEXPIREAT', stamps_key, expiry)
   return expiry
