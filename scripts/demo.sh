@@ -22,14 +22,13 @@ export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
 export HTTP_ADDR=${HTTP_ADDR:-127.0.0.1:8080}
 # The platform's durations shrink with the time scale; so must ours. The
 # machine's own latencies do not, nor does asynq's whole-second scheduling of
-# requeued tasks: those settings keep a floor (or ceiling) as in
-# bench/ratelimit.
+# requeued tasks: the margin keeps a floor and the in-place wait its default,
+# as in bench/ratelimit.
 ms() { echo "$(( $1 / scale ))ms"; }
 atleast() { local v=$(( $1 / scale )); (( v < $2 )) && v=$2; echo "${v}ms"; }
 export PLATFORM_RATE_WINDOW=${PLATFORM_RATE_WINDOW:-$(ms 60000)}
 export PLATFORM_TIMEOUT=${PLATFORM_TIMEOUT:-$(ms 10000)}
 export PLATFORM_RATE_MARGIN=${PLATFORM_RATE_MARGIN:-$(atleast 200 40)}
-export RATE_WAIT_IN_PLACE=${RATE_WAIT_IN_PLACE:-$(atleast 2000 1500)}
 export QUEUE_POLL_INTERVAL=${QUEUE_POLL_INTERVAL:-20ms}
 export RETRY_BACKOFF_MIN=${RETRY_BACKOFF_MIN:-$(ms 60000)}
 export RETRY_BACKOFF_MAX=${RETRY_BACKOFF_MAX:-$(ms 600000)}

@@ -57,9 +57,10 @@ func run() error {
 	// busy cores), so it is the production default or 150 ms, whichever is
 	// more: every task booked its slot, a window's sends of fifty clients
 	// go within about a second of each other, and on this machine their
-	// arrivals spread by up to 110 ms. A requeued task can only be scheduled to the whole second
-	// (asynq), so waits of up to 1.5 s are slept in place whatever the
-	// scale. The queue poll interval is the default.
+	// arrivals spread by up to 110 ms. The in-place wait is the production
+	// default whatever the scale: it is set by asynq's whole-second schedule
+	// and the queue's hand-over, not by the platform. The queue poll interval
+	// is the default.
 	atLeast := func(d, floor time.Duration) string { return max(d/time.Duration(scale), floor).String() }
 	margin, err := time.ParseDuration(benchkit.EnvString("RATE_MARGIN", atLeast(200*time.Millisecond, 150*time.Millisecond)))
 	if err != nil {
@@ -96,7 +97,6 @@ func run() error {
 		"PLATFORM_RATE_WINDOW": window.String(),
 		"PLATFORM_TIMEOUT":     benchkit.EnvString("PLATFORM_TIMEOUT", scaled(10*time.Second)),
 		"PLATFORM_RATE_MARGIN": margin.String(),
-		"RATE_WAIT_IN_PLACE":   benchkit.EnvString("RATE_WAIT_IN_PLACE", atLeast(2*time.Second, 1500*time.Millisecond)),
 		"QUEUE_POLL_INTERVAL":  benchkit.EnvString("QUEUE_POLL_INTERVAL", "20ms"),
 		"RETRY_BACKOFF_MIN":    scaled(time.Second),
 		"RETRY_BACKOFF_MAX":    scaled(10 * time.Minute),

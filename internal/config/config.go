@@ -41,8 +41,10 @@ type Config struct {
 	// stamp of a request and its arrival at the platform.
 	RateMargin time.Duration `env:"PLATFORM_RATE_MARGIN" envDefault:"200ms"`
 	// RateWaitInPlace is the longest rate-limit wait a worker sleeps through
-	// holding its slot; longer waits put the task back in the queue.
-	RateWaitInPlace time.Duration `env:"RATE_WAIT_IN_PLACE" envDefault:"2s"`
+	// holding its slot; longer waits put the task back in the queue. Its
+	// default leaves a task returning from the queue a second's lead on its
+	// slot after asynq's whole-second schedule (ratelimit's returnLead).
+	RateWaitInPlace time.Duration `env:"RATE_WAIT_IN_PLACE" envDefault:"3s"`
 
 	// PageSize is the number of campaigns asked for per page request.
 	PageSize int `env:"PAGE_SIZE" envDefault:"10"`

@@ -7,12 +7,12 @@ import (
 )
 
 // Book books the client's next free slots, one per holder in order (the
-// urgent ones first, see WithUrgentHolder), as the holders' tickets, and returns for each how long its work should stay out
-// of the queue: until shortly before its slot (returnLead), so that it
-// comes back in time to claim the slot in Wait and sleep the rest in place.
-// No slot is booked sooner than returnLead from now, so that work created
-// now has that long to come out of a busy queue: a ticket claimed later
-// than half the margin after its slot cannot be used.
+// urgent ones first, see WithUrgentHolder), as the holders' tickets, and
+// returns for each how long its work should stay out of the queue: until
+// returnLead before its slot, so that it comes back in time to claim the
+// slot in Wait and sleep the rest in place. No slot is booked sooner than
+// startLead from now, so that work created now has that long to come out
+// of a busy queue.
 // A holder that already has a ticket keeps it, so booking the same work
 // again (a retried fan-out) books nothing new.
 //
@@ -33,7 +33,7 @@ func (l *Limiter) Book(ctx context.Context, clientID string, urgent, holders []s
 	lead := l.returnLead()
 	args := make([]any, 0, 9+n)
 	args = append(args, l.opts.Limit, l.span, expirySlack.Milliseconds(), l.fenceFor(clientID), l.now(), l.gap,
-		lead.Microseconds(), len(urgent), l.spread(l.gap))
+		l.startLead().Microseconds(), len(urgent), l.spread(l.gap))
 	for _, h := range urgent {
 		args = append(args, h)
 	}

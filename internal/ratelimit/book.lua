@@ -8,7 +8,7 @@
 -- ARGV[4]  fence length after a primary change, microseconds
 -- ARGV[5]  now, microseconds
 -- ARGV[6]  least gap between two stamps, microseconds
--- ARGV[7]  lead: the earliest slot booked is this long after now, microseconds
+-- ARGV[7]  start lead: the earliest slot booked is this long after now, microseconds
 -- ARGV[8]  how many of the holders, from the first, are urgent
 -- ARGV[9]  a random number in [0, gap), 0 for none: each slot booked is made
 --          later by up to a gap, a different part of it for each, so that

@@ -61,16 +61,19 @@
 // extra send. A block (a 429, or the failover fence) voids the tickets it
 // covers: their holders book anew when they come, after the block.
 //
-// Book books no slot sooner than the lead from now, so that even the first
-// tasks of a fan-out have that long to come out of a busy queue: a ticket
-// claimed more than half the margin after its slot cannot be used (see late
-// slots), and with every later slot booked it could not be moved either.
+// Book books no slot sooner than the start lead (startLead, half a second)
+// from now, so that even the first tasks of a fan-out have that long to
+// come out of a busy queue: a ticket claimed more than half the margin
+// after its slot has to be moved, with the tickets after it (see late
+// slots), which costs the client that lateness.
 //
-// The lead: asynq schedules to the whole second, so a task due at 10.9 s
-// may run from 10.0 s on. Due returnLead before its slot, it arrives at
-// most a second earlier still, within MaxInPlaceWait of the slot when that
-// is over a second, and at least returnLead early, which leaves room for a
-// busy queue.
+// The return lead: asynq schedules to the whole second, so a task due at
+// 10.9 s may run from 10.0 s on, and every task due within one second is
+// handed to the queue at its start. Due returnLead before its slot, a task
+// arrives at most a second earlier still, within MaxInPlaceWait of the slot
+// with some slack to spare, and at least returnLead early, which is the
+// time the queue has to hand out all the tasks of that second: up to a
+// second when MaxInPlaceWait is 2.25 s or more (3 s by default).
 //
 // Booking every task when it is created, rather than when it first asks,
 // is what keeps a 50-client run from sending about one task per campaign

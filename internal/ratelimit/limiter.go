@@ -127,19 +127,44 @@ func (l *Limiter) reserve(ctx context.Context, clientID string) (time.Duration, 
 const queueGranularity = time.Second
 
 // returnLead is how long before its slot work should be due back from the
-// queue. It must come back within MaxInPlaceWait of the slot, or it finds
-// the slot too far, is sent away again and, due within the same second,
-// comes straight back: a spin. Due returnLead before the slot, it returns
-// at most a queueGranularity earlier, still within MaxInPlaceWait, and at
-// least returnLead early, which leaves room for a busy queue. With an
-// in-place wait of a second or less no lead avoids the spin; half of it
-// keeps returns on the early side.
+// queue. A task due then comes back up to a queueGranularity earlier, so it
+// must still find its slot within MaxInPlaceWait from there, with
+// returnSlack to spare, or it is sent away again and, due within the same
+// second, comes straight back: a spin. It comes back at least returnLead
+// early, which is the time a busy queue has to hand it out: every task due
+// within the same second is handed to the queue at the start of that
+// second, and the last of them comes out as late as the queue is long
+// (docs/rate-limit.md). With an in-place wait of a second or less no lead
+// avoids the spin; half of it keeps returns on the early side.
 func (l *Limiter) returnLead() time.Duration {
-	if l.opts.MaxInPlaceWait <= queueGranularity {
-		return l.opts.MaxInPlaceWait / 2
+	wait := l.opts.MaxInPlaceWait
+	if wait <= queueGranularity {
+		return wait / 2
 	}
-	return min(l.opts.MaxInPlaceWait-queueGranularity, queueGranularity)
+	room := wait - queueGranularity
+	return min(max(room-returnSlack, room/2), queueGranularity)
 }
+
+// returnSlack is the part of MaxInPlaceWait that returnLead leaves unused,
+// for the moments a returning task spends in the queue's hand-over and in
+// Redis before it asks for its slot.
+const returnSlack = 250 * time.Millisecond
+
+// startLead is how soon after now Book books a slot: the time work created
+// now has to come out of the queue (it is queued at once when its slot is
+// within returnLead). A task later than that for its slot moves it, and
+// the tickets after it, by its lateness (see Wait), which costs that one
+// line of sends the lateness; a longer lead would cost every run's first
+// window the whole lead.
+func (l *Limiter) startLead() time.Duration {
+	return min(firstSlotLead, l.returnLead())
+}
+
+// firstSlotLead is startLead's usual value. When fifty runs start
+// together on two cores, their first fan-outs come out of the queue 0.1 to
+// 0.7 s after they are queued (docs/rate-limit.md, "The lead"): half a
+// second keeps most of them on time, and the late few move by a little.
+const firstSlotLead = 500 * time.Millisecond
 
 // Wait reserves a slot for the client and sleeps until it comes, so that
 // the caller may send as soon as Wait returns nil. It returns a

@@ -156,16 +156,18 @@ func TestBookLinesUpHoldersInOrder(t *testing.T) {
 	t.Parallel()
 	rdb := testenv.Redis(t)
 	clk := newManualClock()
-	opts := Options{Limit: 2, Window: time.Second, MaxInPlaceWait: 1500 * time.Millisecond, Clock: clk}
+	opts := Options{Limit: 2, Window: time.Second, MaxInPlaceWait: 3 * time.Second, Clock: clk}
 	l := newLimiter(t, rdb, opts)
 	lead := l.returnLead()
-	require.Equal(t, 500*time.Millisecond, lead)
+	require.Equal(t, time.Second, lead)
+	require.Equal(t, 500*time.Millisecond, l.startLead())
 
 	holders := []string{"p2", "p3", "s1", "s2", "s3"}
 	due, err := l.Book(t.Context(), "c", nil, holders)
 	require.NoError(t, err)
-	// No slot sooner than the lead: the first two at 0.5 s, then a span on.
-	require.Equal(t, []time.Duration{0, 0, time.Second, time.Second, 2 * time.Second}, due)
+	// No slot sooner than the start lead: the first two at 0.5 s, then a
+	// span on; each is due back the return lead before its slot.
+	require.Equal(t, []time.Duration{0, 0, 500 * time.Millisecond, 500 * time.Millisecond, 1500 * time.Millisecond}, due)
 	again, err := l.Book(t.Context(), "c", nil, holders)
 	require.NoError(t, err)
 	require.Equal(t, due, again, "a holder keeps its ticket")
@@ -186,6 +188,36 @@ func TestBookLinesUpHoldersInOrder(t *testing.T) {
 	require.Empty(t, none)
 }
 
+// A task due back the return lead before its slot may be handed back by
+// the queue up to a second early (asynq schedules to the whole second),
+// and still finds its slot within the in-place wait: it is not sent away
+// again. A longer in-place wait buys a longer lead, up to a second, which
+// is the time a busy queue has to hand the task out.
+func TestReturnLeadLeavesRoomForAnEarlyReturn(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ wait, lead time.Duration }{
+		{1200 * time.Millisecond, 100 * time.Millisecond},
+		{1500 * time.Millisecond, 250 * time.Millisecond},
+		{2 * time.Second, 750 * time.Millisecond},
+		{3 * time.Second, time.Second},
+		{10 * time.Second, time.Second},
+	} {
+		t.Run(c.wait.String(), func(t *testing.T) {
+			t.Parallel()
+			rdb := testenv.Redis(t)
+			clk := newManualClock()
+			l := newLimiter(t, rdb, Options{Limit: 1, Window: 10 * time.Second, MaxInPlaceWait: c.wait, Clock: clk})
+			require.Equal(t, c.lead, l.returnLead())
+			due, err := l.Book(t.Context(), "c", nil, []string{"a", "b"})
+			require.NoError(t, err)
+			clk.Add(due[1] - queueGranularity)
+			d, err := l.Reserve(WithHolder(t.Context(), "b"), "c")
+			require.NoError(t, err, "handed back a second early, b still waits in place")
+			require.Equal(t, c.lead+queueGranularity, d)
+		})
+	}
+}
+
 // Book makes a booked slot later by a part of the gap, except a slot that
 // lies a span after the Limit-th stamp before it: that one keeps the
 // earlier stamp's offset, so a client's sends do not drift later window
@@ -202,7 +234,7 @@ func TestBookSpreadsOnlySlotsNotSetByTheSpan(t *testing.T) {
 	require.NoError(t, err)
 	s := stampScores(t, rdb, l, "c")
 	require.Len(t, s, 6)
-	earliest := clk.Now().UnixMicro() + micros(l.returnLead())
+	earliest := clk.Now().UnixMicro() + micros(l.startLead())
 	require.Greater(t, s[0], earliest, "the first slot is spread")
 	require.Greater(t, s[1]-s[0], l.gap, "the second is spread beyond the gap")
 	for i := 2; i < len(s); i++ {
