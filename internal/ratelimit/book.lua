@@ -10,13 +10,15 @@
 -- ARGV[6]  least gap between two stamps, microseconds
 -- ARGV[7]  start lead: the earliest slot booked is this long after now, microseconds
 -- ARGV[8]  how many of the holders, from the first, are urgent
--- ARGV[9]  a random number in [0, gap), 0 for none: each slot booked is made
---          later by up to a gap, a different part of it for each, so that
---          the sends of clients whose runs started together do not all fall
---          due at the same instants; not a slot a span after the limit-th
---          stamp before it, which keeps that stamp's offset already (made
---          later each window, the client's sends would drift later by half
---          a gap per window)
+-- ARGV[9]  a random number in [0, gap), 0 for none: a slot booked at a
+--          free moment (set by neither the span nor the gap after the
+--          newest stamp: the first of a fan-out, mostly) is made later by it,
+--          so that the sends of clients whose runs started together do not
+--          all fall due at the same instants; the slots after it keep its
+--          offset by the gap (spread each, a fan-out's sends would lie half
+--          a gap further apart each, and a slot set by the span must keep
+--          its stamp's offset or the client's sends drift later window
+--          after window)
 -- ARGV[10..]  the holders
 -- Returns each holder's slot, in microseconds from now.
 local limit = tonumber(ARGV[1])
@@ -36,11 +38,10 @@ for i = 10, #ARGV do
   local holder = ARGV[i]
   local at = ticket_of(KEYS[3], KEYS[5], holder, blocked)
   if not at then
-    local chained
-    at, chained = next_slot(KEYS[1], limit, span, gap, math.max(earliest, blocked))
-    if seed > 0 and not chained then
-      -- Successive holders' parts of the gap are 0.35 of it apart, mod the gap.
-      at = at + (seed + i * math.floor(gap * 0.35)) % gap
+    local free
+    at, free = next_slot(KEYS[1], limit, span, gap, math.max(earliest, blocked))
+    if free then
+      at = at + seed
     end
     local expiry = add_stamp(KEYS[1], at, span, slack)
     if i - 9 <= urgent then

@@ -46,8 +46,8 @@ type Limiter struct {
 	// (fence.lua): span and MaxInPlaceWait, in microseconds. See
 	// fenceFor.
 	fence int64
-	// spread returns a number in [0, n) for book.lua's spreading of slots
-	// (rand.Int64N; a test's constant).
+	// spread returns a number in [0, n) for book.lua's spreading of a
+	// fan-out's first slot (rand.Int64N; a test's constant).
 	spread func(n int64) int64
 }
 

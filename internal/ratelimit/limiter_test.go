@@ -218,27 +218,30 @@ func TestReturnLeadLeavesRoomForAnEarlyReturn(t *testing.T) {
 	}
 }
 
-// Book makes a booked slot later by a part of the gap, except a slot that
-// lies a span after the Limit-th stamp before it: that one keeps the
-// earlier stamp's offset, so a client's sends do not drift later window
-// after window.
-func TestBookSpreadsOnlySlotsNotSetByTheSpan(t *testing.T) {
+// Book makes the first slot of a fan-out later by a part of the gap, so
+// that runs started together do not send at the same instants; the slots
+// after it keep its offset, a gap apart within a window and a span after
+// the Limit-th stamp before them, so neither the fan-out's sends nor a
+// client's windows drift later.
+func TestBookSpreadsOnlyTheFirstFreeSlot(t *testing.T) {
 	t.Parallel()
 	rdb := testenv.Redis(t)
 	clk := newManualClock()
-	l := newLimiter(t, rdb, Options{Limit: 2, Window: time.Second, Margin: 200 * time.Millisecond,
+	l := newLimiter(t, rdb, Options{Limit: 3, Window: time.Second, Margin: 200 * time.Millisecond,
 		MaxInPlaceWait: 1500 * time.Millisecond, Clock: clk})
 	l.spread = func(n int64) int64 { return n - 1 }
 	span := micros(1200 * time.Millisecond)
-	_, err := l.Book(t.Context(), "c", nil, []string{"a", "b", "c", "d", "e", "f"})
+	_, err := l.Book(t.Context(), "c", nil, []string{"a", "b", "c", "d", "e", "f", "g"})
 	require.NoError(t, err)
 	s := stampScores(t, rdb, l, "c")
-	require.Len(t, s, 6)
+	require.Len(t, s, 7)
 	earliest := clk.Now().UnixMicro() + micros(l.startLead())
-	require.Greater(t, s[0], earliest, "the first slot is spread")
-	require.Greater(t, s[1]-s[0], l.gap, "the second is spread beyond the gap")
-	for i := 2; i < len(s); i++ {
-		require.Equal(t, s[i-2]+span, s[i], "slot %d lies exactly a span after the one two before", i)
+	require.Equal(t, earliest+l.gap-1, s[0], "the first slot is spread")
+	for i := 1; i < 3; i++ {
+		require.Equal(t, s[i-1]+l.gap, s[i], "slot %d lies a gap after the one before", i)
+	}
+	for i := 3; i < len(s); i++ {
+		require.Equal(t, s[i-3]+span, s[i], "slot %d lies exactly a span after the one three before", i)
 	}
 }
 

@@ -5,20 +5,20 @@
 -- after the limit-th most recent stamp, so that it and the limit-1 more
 -- recent ones never share a span, and at least gap after the newest, so
 -- that a client's sends are never a burst at one instant. Also returns
--- whether the span after the limit-th stamp is what set the slot.
+-- whether at itself is free (neither rule set the slot).
 local function next_slot(stamps_key, limit, span, gap, at)
-  local chained = false
+  local free = true
   local kth = redis.call('ZRANGE', stamps_key, -limit, -limit, 'WITHSCORES')
   if #kth == 2 and tonumber(kth[2]) + span > at then
     at = tonumber(kth[2]) + span
-    chained = true
+    free = false
   end
   local newest = redis.call('ZRANGE', stamps_key, -1, -1, 'WITHSCORES')
   if #newest == 2 and tonumber(newest[2]) + gap > at then
     at = tonumber(newest[2]) + gap
-    chained = false
+    free = false
   end
-  return at, chained
+  return at, free
 end
 
 -- A member for a stamp at at, of a kind ('' for a send booked, ':moved' or
