@@ -108,10 +108,11 @@
 // groups that hold a moved stamp). When a later booking leaves no room (its
 // own send is a span after the late slot), the tickets booked a span or
 // more after the late slot move on by the lateness as well, provided that
-// lateness is under a slot's share of a span (span/L): their holders are
-// still in the queue and read their ticket when they come, so moving them
-// costs the client that lateness, while giving the slot up costs it a
-// slot. Moving stamps later never brings a later append closer than a span
+// lateness is under a slot's share of a span (span/L) or MaxInPlaceWait,
+// whichever is longer: their holders are still in the queue and read their
+// ticket when they come, so moving them costs the client that lateness,
+// while giving the slot up costs it a slot, a whole span when its last
+// window is full. Moving stamps later never brings a later append closer than a span
 // to the L-th stamp before it, so the argument above still holds. Failing
 // both, the slot is given up: it stays counted, and the send books the next
 // free slot like any other. A late task is common when a busy queue

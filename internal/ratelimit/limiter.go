@@ -225,17 +225,30 @@ func sleep(ctx context.Context, clientID string, d time.Duration) error {
 // restamp moves the client's stamp from a slot that has passed to the
 // present (or a gap after a send that has just gone), if the stamps booked
 // since leave room for it there or the tickets among them can move on by
-// less than a slot's share of a span to make room, and reports whether it
+// at most mostToMove to make room, and reports whether it
 // did and how long the caller waits for the new slot: a late send then goes
 // at once instead of waiting for a slot at the end of the line, and the
 // slot it leaves is not lost.
 func (l *Limiter) restamp(ctx context.Context, clientID string, stamp int64) (time.Duration, bool, error) {
 	wait, err := restampScript.Run(ctx, l.rdb, l.keys(clientID),
-		l.opts.Limit, l.span, stamp, expirySlack.Milliseconds(), l.fenceFor(clientID), l.now(), l.span/int64(l.opts.Limit), l.gap).Int64()
+		l.opts.Limit, l.span, stamp, expirySlack.Milliseconds(), l.fenceFor(clientID), l.now(), l.mostToMove(), l.gap).Int64()
 	if err != nil {
 		return 0, false, fmt.Errorf("ratelimit: move a late slot of client %q: %w", clientID, err)
 	}
 	return time.Duration(wait) * time.Microsecond, wait >= 0, nil
+}
+
+// mostToMove is the longest lateness restamp moves the tickets after a late
+// slot by rather than give the slot up: a slot's share of a span (span/L),
+// which is what a slot given up costs the client on average, or
+// MaxInPlaceWait when that is longer. A slot given up costs a whole span
+// when the client's last window is full, and a lateness within the wait
+// that is slept in place anyway is a busy queue's, which hands out the
+// first tasks of many runs started together up to a second late; a longer
+// one comes from a stalled process, and holding every later send of the
+// client back by it would cost more than the slot.
+func (l *Limiter) mostToMove() int64 {
+	return max(l.span/int64(l.opts.Limit), l.maxWait)
 }
 
 // Block makes every reservation for the client, by every process, wait

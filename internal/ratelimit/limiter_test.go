@@ -501,6 +501,47 @@ func TestWaitGivesUpALateSlotThatNoLongerFits(t *testing.T) {
 	require.Equal(t, []time.Duration{150 * time.Millisecond}, obs.gaveUp, "the observer hears of the slot given up")
 }
 
+// A holder back later than a slot's share of a span but within the
+// in-place wait, for a slot that a later booking leaves no room to move,
+// sends at once all the same: such lateness is a busy queue's, and the
+// tickets a span after it move on by as much, which costs the client less
+// than the slot would when its last window is full.
+func TestWaitMovesASlotLateWithinTheInPlaceWait(t *testing.T) {
+	t.Parallel()
+	rdb := testenv.Redis(t)
+	obs := &recorder{}
+	clk := newManualClock()
+	const ms = int64(time.Millisecond / time.Microsecond)
+	// As above, but a send may wait 200 ms in place: a slot's share of a
+	// span is 120 ms, 150 ms late is within the wait.
+	l := newLimiter(t, rdb, Options{Limit: 2, Window: 200 * time.Millisecond, Margin: 40 * time.Millisecond,
+		MaxInPlaceWait: 200 * time.Millisecond, Observer: obs, Clock: clk})
+	t0 := clk.Now().UnixMicro()
+	for range 2 {
+		_, err := l.Reserve(t.Context(), "c")
+		require.NoError(t, err)
+	}
+	late := WithHolder(t.Context(), "late")
+	_, err := l.Reserve(late, "c")
+	var nb *NoBudgetError
+	require.ErrorAs(t, err, &nb)
+	for _, h := range []string{"n1", "n2", "n3"} {
+		_, err := l.Reserve(WithHolder(t.Context(), h), "c")
+		require.ErrorAs(t, err, new(*NoBudgetError), "holder %s books a later slot", h)
+	}
+	require.Equal(t, []int64{t0, t0 + 20*ms, t0 + 240*ms, t0 + 260*ms, t0 + 480*ms, t0 + 500*ms}, stampScores(t, rdb, l, "c"))
+
+	clk.Add(nb.Wait + 150*time.Millisecond)
+	require.NoError(t, l.Wait(late, "c"), "the late holder sends at once")
+	// Its stamp lies a gap (20 ms) after the send, 170 ms after its slot;
+	// n2 and n3, a span after it, move on by as much; n1 needs not.
+	require.Equal(t, []int64{t0 + 260*ms, t0 + 410*ms, t0 + 650*ms, t0 + 670*ms}, stampScores(t, rdb, l, "c"),
+		"the late slot and the tickets a span after it moved; nothing was added")
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	require.Empty(t, obs.gaveUp)
+}
+
 // A Wait whose context ends while it sleeps returns the context's error,
 // and its slot stays booked.
 func TestWaitReturnsWhenContextEnds(t *testing.T) {

@@ -10,6 +10,7 @@
 -- ARGV[5]  fence length after a primary change, microseconds
 -- ARGV[6]  now, microseconds
 -- ARGV[7]  the longest delay worth moving later tickets by, microseconds
+--          (Limiter.mostToMove)
 -- ARGV[8]  least gap between two stamps, microseconds
 -- Returns how long from now the send goes once its stamp moved, in
 -- microseconds (at once, or a gap after a send that has just gone, so that
