@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/adsync/adsync/internal/testenv"
@@ -464,33 +465,15 @@ func TestLateHoldersKeepEveryGroupASpanApart(t *testing.T) {
 // booking back that long, and books another, after that booking.
 func TestWaitGivesUpALateSlotThatNoLongerFits(t *testing.T) {
 	t.Parallel()
-	rdb := testenv.Redis(t)
-	obs := &recorder{}
-	clk := newManualClock()
 	const ms = int64(time.Millisecond / time.Microsecond)
-	// Limit 2, span 240 ms, sends a gap (20 ms) apart: a slot's share of a
-	// span is 120 ms.
-	l := newLimiter(t, rdb, Options{Limit: 2, Window: 200 * time.Millisecond, Margin: 40 * time.Millisecond,
-		MaxInPlaceWait: 50 * time.Millisecond, Observer: obs, Clock: clk})
-	t0 := clk.Now().UnixMicro()
-	for range 2 {
-		_, err := l.Reserve(t.Context(), "c")
-		require.NoError(t, err)
-	}
-	late := WithHolder(t.Context(), "late")
-	_, err := l.Reserve(late, "c")
-	var nb *NoBudgetError
-	require.ErrorAs(t, err, &nb)
-	for _, h := range []string{"n1", "n2", "n3"} {
-		_, err := l.Reserve(WithHolder(t.Context(), h), "c")
-		require.ErrorAs(t, err, new(*NoBudgetError), "holder %s books a later slot", h)
-	}
-	require.Equal(t, []int64{t0, t0 + 20*ms, t0 + 240*ms, t0 + 260*ms, t0 + 480*ms, t0 + 500*ms}, stampScores(t, rdb, l, "c"))
+	// A slot's share of the span is 120 ms; a send waits 50 ms in place.
+	c := lateHolderWithTicketsAfterIt(t, 50*time.Millisecond)
+	rdb, l, obs, clk, t0, late, nb := c.rdb, c.l, c.obs, c.clk, c.t0, c.late, c.nb
 
 	// 150 ms late: moved to the present, the slot would share a span with
 	// n1's and n2's; moving them on by 150 ms costs more than the slot.
 	clk.Add(nb.Wait + 150*time.Millisecond)
-	err = l.Wait(late, "c")
+	err := l.Wait(late, "c")
 	require.ErrorAs(t, err, &nb, "the late ticket is not used; the next slot is a span after the last booking but one")
 	require.True(t, nb.Booked)
 	// The first two sends have aged out of the set by now.
@@ -508,28 +491,11 @@ func TestWaitGivesUpALateSlotThatNoLongerFits(t *testing.T) {
 // than the slot would when its last window is full.
 func TestWaitMovesASlotLateWithinTheInPlaceWait(t *testing.T) {
 	t.Parallel()
-	rdb := testenv.Redis(t)
-	obs := &recorder{}
-	clk := newManualClock()
 	const ms = int64(time.Millisecond / time.Microsecond)
-	// As above, but a send may wait 200 ms in place: a slot's share of a
-	// span is 120 ms, 150 ms late is within the wait.
-	l := newLimiter(t, rdb, Options{Limit: 2, Window: 200 * time.Millisecond, Margin: 40 * time.Millisecond,
-		MaxInPlaceWait: 200 * time.Millisecond, Observer: obs, Clock: clk})
-	t0 := clk.Now().UnixMicro()
-	for range 2 {
-		_, err := l.Reserve(t.Context(), "c")
-		require.NoError(t, err)
-	}
-	late := WithHolder(t.Context(), "late")
-	_, err := l.Reserve(late, "c")
-	var nb *NoBudgetError
-	require.ErrorAs(t, err, &nb)
-	for _, h := range []string{"n1", "n2", "n3"} {
-		_, err := l.Reserve(WithHolder(t.Context(), h), "c")
-		require.ErrorAs(t, err, new(*NoBudgetError), "holder %s books a later slot", h)
-	}
-	require.Equal(t, []int64{t0, t0 + 20*ms, t0 + 240*ms, t0 + 260*ms, t0 + 480*ms, t0 + 500*ms}, stampScores(t, rdb, l, "c"))
+	// A slot's share of the span is 120 ms; 150 ms late is within the
+	// 200 ms a send may wait in place.
+	c := lateHolderWithTicketsAfterIt(t, 200*time.Millisecond)
+	rdb, l, obs, clk, t0, late, nb := c.rdb, c.l, c.obs, c.clk, c.t0, c.late, c.nb
 
 	clk.Add(nb.Wait + 150*time.Millisecond)
 	require.NoError(t, l.Wait(late, "c"), "the late holder sends at once")
@@ -540,6 +506,45 @@ func TestWaitMovesASlotLateWithinTheInPlaceWait(t *testing.T) {
 	obs.mu.Lock()
 	defer obs.mu.Unlock()
 	require.Empty(t, obs.gaveUp)
+}
+
+// lateCase is a client c whose holder "late" has a ticket with tickets
+// booked after it, on a limiter with a manual clock.
+type lateCase struct {
+	rdb  *redis.Client
+	l    *Limiter
+	obs  *recorder
+	clk  *testenv.Clock
+	t0   int64
+	late context.Context
+	nb   *NoBudgetError
+}
+
+// lateHolderWithTicketsAfterIt sends twice for client c (Limit 2, span
+// 240 ms, gap 20 ms, the given in-place wait), then books the holder
+// "late" the slot a span after the first send and holders n1-n3 the slots
+// after it; nb is the refusal that told late when to come back.
+func lateHolderWithTicketsAfterIt(t *testing.T, inPlace time.Duration) lateCase {
+	t.Helper()
+	const ms = int64(time.Millisecond / time.Microsecond)
+	c := lateCase{rdb: testenv.Redis(t), obs: &recorder{}, clk: newManualClock()}
+	c.l = newLimiter(t, c.rdb, Options{Limit: 2, Window: 200 * time.Millisecond, Margin: 40 * time.Millisecond,
+		MaxInPlaceWait: inPlace, Observer: c.obs, Clock: c.clk})
+	c.t0 = c.clk.Now().UnixMicro()
+	for range 2 {
+		_, err := c.l.Reserve(t.Context(), "c")
+		require.NoError(t, err)
+	}
+	c.late = WithHolder(t.Context(), "late")
+	_, err := c.l.Reserve(c.late, "c")
+	require.ErrorAs(t, err, &c.nb)
+	for _, h := range []string{"n1", "n2", "n3"} {
+		_, err := c.l.Reserve(WithHolder(t.Context(), h), "c")
+		require.ErrorAs(t, err, new(*NoBudgetError), "holder %s books a later slot", h)
+	}
+	t0 := c.t0
+	require.Equal(t, []int64{t0, t0 + 20*ms, t0 + 240*ms, t0 + 260*ms, t0 + 480*ms, t0 + 500*ms}, stampScores(t, c.rdb, c.l, "c"))
+	return c
 }
 
 // A Wait whose context ends while it sleeps returns the context's error,
