@@ -103,20 +103,19 @@
 // later than usual, and the half margin keeps the sends a span later from
 // coming closer than the window to it (towards the sends a span before it,
 // half the margin is left, and the late send's own delay adds to it). That
-// is done when it keeps
-// every L+1 stamps in order at least a span apart (restamp.lua checks the
-// groups that hold a moved stamp). When a later booking leaves no room (its
-// own send is a span after the late slot), the tickets booked a span or
-// more after the late slot move on by the lateness as well, provided that
-// lateness is under a slot's share of a span (span/L) or MaxInPlaceWait,
-// whichever is longer: their holders are still in the queue and read their
-// ticket when they come, so moving them costs the client that lateness,
-// while giving the slot up costs it a slot, a whole span when its last
-// window is full. Moving stamps later never brings a later append closer than a span
-// to the L-th stamp before it, so the argument above still holds. Failing
-// both, the slot is given up: it stays counted, and the send books the next
-// free slot like any other. A late task is common when a busy queue
-// releases the first tasks of many runs at once.
+// is done when it keeps every L+1 stamps in order at least a span apart
+// (restamp.lua checks the groups that hold a moved stamp). When a later
+// booking leaves no room (its own send is a span after the late slot), the
+// tickets booked a span or more after the late slot move on by the lateness
+// as well, provided that lateness is under a slot's share of a span (span/L)
+// or MaxInPlaceWait, whichever is longer: their holders are still in the
+// queue and read their ticket when they come, so moving them costs the
+// client that lateness, while giving the slot up costs it a slot, a whole
+// span when its last window is full. Moving stamps later never brings a
+// later append closer than a span to the L-th stamp before it, so the
+// argument above still holds. Failing both, the slot is given up: it stays
+// counted, and the send books the next free slot like any other. A late task
+// is common when a busy queue releases the first tasks of many runs at once.
 //
 // # Why the margin
 //

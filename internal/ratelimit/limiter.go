@@ -224,11 +224,11 @@ func sleep(ctx context.Context, clientID string, d time.Duration) error {
 
 // restamp moves the client's stamp from a slot that has passed to the
 // present (or a gap after a send that has just gone), if the stamps booked
-// since leave room for it there or the tickets among them can move on by
-// at most mostToMove to make room, and reports whether it
-// did and how long the caller waits for the new slot: a late send then goes
-// at once instead of waiting for a slot at the end of the line, and the
-// slot it leaves is not lost.
+// since leave room for it there or the tickets among them can move on by at
+// most mostToMove to make room, and reports whether it did and how long the
+// caller waits for the new slot: a late send then goes at once instead of
+// waiting for a slot at the end of the line, and the slot it leaves is not
+// lost.
 func (l *Limiter) restamp(ctx context.Context, clientID string, stamp int64) (time.Duration, bool, error) {
 	wait, err := restampScript.Run(ctx, l.rdb, l.keys(clientID),
 		l.opts.Limit, l.span, stamp, expirySlack.Milliseconds(), l.fenceFor(clientID), l.now(), l.mostToMove(), l.gap).Int64()
