@@ -76,6 +76,19 @@ func (b *testBundle) taskIDs(t *testing.T, queues ...string) []string {
 	return ids
 }
 
+// fetchedFirstPage starts a run of the client and records its first page
+// as a worker records it when fetched: n records, pages planned through
+// through, total records in the listing. It returns the run's id.
+func (b *testBundle) fetchedFirstPage(t *testing.T, clientID string, n, through, total int) int64 {
+	t.Helper()
+	started, err := b.starter.Start(context.Background(), []string{clientID})
+	require.NoError(t, err)
+	run := started[0].RunID
+	_, err = b.store.RecordPage(context.Background(), store.FetchedPage{RunID: run, Page: 1, Items: items(1, n), PlanThrough: through, Total: total})
+	require.NoError(t, err)
+	return run
+}
+
 // items makes n records keyed campaign_<from>, campaign_<from+1>, ...
 func items(from, n int) []store.Item {
 	out := make([]store.Item, n)
@@ -149,13 +162,9 @@ func TestStartResumesRunningRunsAfterRedisLostItsData(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	acme, err := b.starter.Start(ctx, []string{"acme"})
-	require.NoError(t, err)
-	run := acme[0].RunID
 	// Page 1 was fetched: it planned page 2 and holds three records whose
 	// save tasks are not in Redis.
-	_, err = b.store.RecordPage(ctx, store.FetchedPage{RunID: run, Page: 1, Items: items(1, 3), PlanThrough: 2, Total: 6})
-	require.NoError(t, err)
+	run := b.fetchedFirstPage(t, "acme", 3, 2, 6)
 	require.NoError(t, b.inspector.DeleteTask(tasks.QueueStarts, tasks.FetchPageID(run, 1)))
 
 	// Redis kept its data: starting another client leaves acme's run alone.
@@ -202,12 +211,8 @@ func TestResumeEnqueuesLostWorkAndRecordsArchivedTasks(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	started, err := b.starter.Start(ctx, []string{"acme"})
-	require.NoError(t, err)
-	run := started[0].RunID
 	// Page 1 planned pages 2 to 4 and holds three records.
-	_, err = b.store.RecordPage(ctx, store.FetchedPage{RunID: run, Page: 1, Items: items(1, 3), PlanThrough: 4, Total: 12})
-	require.NoError(t, err)
+	run := b.fetchedFirstPage(t, "acme", 3, 4, 12)
 	require.NoError(t, b.inspector.DeleteTask(tasks.QueueStarts, tasks.FetchPageID(run, 1)))
 	// Page 2 and campaign_1 are queued, page 4 and campaign_2 were
 	// archived, page 3 and campaign_3 are gone.
@@ -253,11 +258,7 @@ func TestResumeFindsTasksInQueuesAsynqForgot(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	started, err := b.starter.Start(ctx, []string{"acme"})
-	require.NoError(t, err)
-	run := started[0].RunID
-	_, err = b.store.RecordPage(ctx, store.FetchedPage{RunID: run, Page: 1, Items: items(1, 1), PlanThrough: 1, Total: 1})
-	require.NoError(t, err)
+	run := b.fetchedFirstPage(t, "acme", 1, 1, 1)
 	require.NoError(t, b.queue.EnqueueSaves(ctx, run, "acme", 1, items(1, 1), nil))
 	require.NoError(t, b.inspector.ArchiveTask(tasks.QueueSaves, tasks.SaveID(run, "campaign_1")))
 	require.NoError(t, b.rdb.Del(ctx, "asynq:queues").Err())
